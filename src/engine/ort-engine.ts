@@ -1,0 +1,146 @@
+/**
+ * The only module that imports onnxruntime-web. It detects backends, creates sessions with an explicit
+ * execution provider (onnxruntime-web silently drops unavailable providers, so we never pass a list
+ * and hope), serializes `run()` per session, and releases sessions on dispose.
+ */
+import * as ort from 'onnxruntime-web';
+import { WorkbenchError } from '../data/errors';
+
+export type Backend = 'webgpu' | 'wasm';
+
+export interface BackendProbe {
+  webgpu: boolean;
+  shaderF16: boolean;
+  /** Vendor / architecture / description of the adapter, for the record. */
+  adapter: string | null;
+  crossOriginIsolated: boolean;
+  wasmThreads: number;
+}
+
+let gpuAdapter: GPUAdapter | null = null;
+
+/** Look for a WebGPU adapter and the wasm thread count this page can use. */
+export async function probeBackends(): Promise<BackendProbe> {
+  const isolated = globalThis.crossOriginIsolated === true;
+  const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
+  const wasmThreads = isolated ? Math.max(1, Math.min(4, cores)) : 1;
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = (await globalThis.navigator?.gpu?.requestAdapter({ powerPreference: 'high-performance' })) ?? null;
+  } catch {
+    adapter = null;
+  }
+  gpuAdapter = adapter;
+  const info = adapter?.info;
+  const desc = info ? [info.vendor, info.architecture, info.description].filter(Boolean).join(' / ') : null;
+  return {
+    webgpu: adapter !== null,
+    shaderF16: adapter?.features.has('shader-f16') ?? false,
+    adapter: adapter ? desc || 'unknown adapter' : null,
+    crossOriginIsolated: isolated,
+    wasmThreads,
+  };
+}
+
+let configured = false;
+function configure(probe: BackendProbe): void {
+  if (configured) return;
+  configured = true;
+  ort.env.wasm.numThreads = probe.wasmThreads;
+  ort.env.wasm.proxy = false; // we are already in a worker
+  ort.env.logLevel = 'error';
+  if (gpuAdapter) ort.env.webgpu.adapter = gpuAdapter;
+}
+
+/** The GPU device onnxruntime-web created, once a WebGPU session exists. */
+export async function webgpuDevice(): Promise<GPUDevice | null> {
+  try {
+    return (await ort.env.webgpu.device) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export type TensorType = 'float32' | 'float16' | 'int64' | 'int32';
+export type TensorData = Float32Array | Uint16Array | BigInt64Array | Int32Array;
+
+/** A tensor as plain data, so callers never touch ort types. */
+export interface HostTensor {
+  type: TensorType;
+  data: TensorData;
+  dims: number[];
+}
+
+/** One inference session on one backend; runs are queued so they never overlap. */
+export class EngineSession {
+  readonly backend: Backend;
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /** Element type of each input, from the model's metadata (`float32`, `float16`, `int64`…). */
+  readonly inputTypes: Record<string, string>;
+  private queue: Promise<unknown> = Promise.resolve();
+  private session: ort.InferenceSession | null;
+
+  private constructor(session: ort.InferenceSession, backend: Backend) {
+    this.session = session;
+    this.backend = backend;
+    this.inputNames = session.inputNames;
+    this.outputNames = session.outputNames;
+    this.inputTypes = {};
+    for (const m of session.inputMetadata) {
+      this.inputTypes[m.name] = m.isTensor ? m.type : 'unknown';
+    }
+  }
+
+  /** Create a session on exactly `backend`; `file` names the model file in error messages. */
+  static async create(bytes: Uint8Array, backend: Backend, probe: BackendProbe, file: string): Promise<EngineSession> {
+    configure(probe);
+    if (backend === 'webgpu' && !probe.webgpu) {
+      throw new WorkbenchError('backend-unavailable', 'WebGPU was requested but this browser has no WebGPU adapter.');
+    }
+    try {
+      const session = await ort.InferenceSession.create(bytes, {
+        executionProviders: [backend],
+        graphOptimizationLevel: 'all',
+        // Node-placement notices are expected (shape ops run on CPU by design); keep real errors only.
+        logSeverityLevel: 3,
+      });
+      return new EngineSession(session, backend);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      if (/protobuf|parse|invalid model|load model/i.test(why)) {
+        throw new WorkbenchError('model-file-corrupt', `${file} could not be read as an ONNX model (${why}).`, file);
+      }
+      throw new WorkbenchError('backend-unavailable', `${file} could not be loaded on ${backend}: ${why}`, file);
+    }
+  }
+
+  /** Run with the given inputs and return the requested outputs as host arrays. */
+  run(feeds: Record<string, HostTensor>, outputs: string[]): Promise<Record<string, HostTensor>> {
+    const job = this.queue.then(async () => {
+      const s = this.session;
+      if (!s) throw new WorkbenchError('internal', 'The session was disposed.');
+      const ortFeeds: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+      const res = await s.run(ortFeeds, outputs);
+      const out: Record<string, HostTensor> = {};
+      for (const name of outputs) {
+        const t = res[name];
+        if (!t) throw new WorkbenchError('internal', `The model gave no output named ${name}.`);
+        const data = (await t.getData(true)) as TensorData;
+        out[name] = { type: t.type as TensorType, data, dims: [...t.dims] };
+      }
+      for (const t of Object.values(ortFeeds)) t.dispose();
+      return out;
+    });
+    this.queue = job.catch(() => undefined);
+    return job;
+  }
+
+  async dispose(): Promise<void> {
+    const s = this.session;
+    this.session = null;
+    await this.queue;
+    await s?.release();
+  }
+}

@@ -1,0 +1,5 @@
+/** Types-only contract of the model worker, for the main thread (no runtime import of the worker). */
+export type { ClipWorkerApi, ImageItem, ImageEmbeddingResult, EmbedProgress } from './clip.worker';
+export type { ModelInfo, LoadOptions, BackendChoice, DtypeChoice } from '../src/engine/clip-model';
+export type { BackendProbe } from '../src/engine/ort-engine';
+export type { FileProgress } from '../src/data/model-fetch';

@@ -1,0 +1,175 @@
+/**
+ * The model worker: loads a CLIP model and embeds images and texts. The main thread never decodes
+ * images or runs inference; results come back as transferred Float32Array buffers (n×dim, unit rows).
+ */
+import * as Comlink from 'comlink';
+import { ClipModel, type LoadOptions, type ModelInfo } from '../src/engine/clip-model';
+import { probeBackends, type BackendProbe } from '../src/engine/ort-engine';
+import { ModelFiles, type FileProgress } from '../src/data/model-fetch';
+import { type Dtype, type ModelSource } from '../src/data/model-files';
+import { WorkbenchError, cancelledError } from '../src/data/errors';
+import { decodeImage, type ResizeMode } from '../src/data/image-decode';
+import { preprocessRgb } from '../src/core/preprocess';
+
+/** One image to embed: its bytes and a name (relative path) used in messages. */
+export interface ImageItem {
+  name: string;
+  blob: Blob;
+}
+
+export interface ImageEmbeddingResult {
+  /** n×dim, unit rows; rows of images that failed are all zero. */
+  embeddings: Float32Array;
+  dim: number;
+  failed: { index: number; file: string; reason: string }[];
+}
+
+export interface EmbedProgress {
+  done: number;
+  total: number;
+}
+
+const TEXT_BATCH = 64;
+
+let model: ClipModel | null = null;
+let jobs = new AbortController();
+
+function requireModel(): ClipModel {
+  if (!model) throw new WorkbenchError('internal', 'No model is loaded yet.');
+  return model;
+}
+
+function checkCancelled(signal: AbortSignal): void {
+  if (signal.aborted) throw cancelledError();
+}
+
+/** Images per inference call: bigger on the GPU, where per-call overhead dominates. */
+function imageBatchSize(m: ClipModel): number {
+  return m.info.backend === 'webgpu' ? 16 : 8;
+}
+
+const api = {
+  probe(): Promise<BackendProbe> {
+    return probeBackends();
+  },
+
+  listDtypes(source: ModelSource): Promise<Dtype[]> {
+    return ClipModel.availableDtypes(new ModelFiles(source));
+  },
+
+  async load(
+    source: ModelSource,
+    opts: LoadOptions,
+    onProgress: (p: FileProgress) => void,
+    onNotice: (message: string) => void,
+  ): Promise<ModelInfo> {
+    const signal = jobs.signal;
+    const previous = model;
+    model = null;
+    await previous?.dispose();
+    model = await ClipModel.load(new ModelFiles(source), opts, onProgress, onNotice, signal);
+    return model.info;
+  },
+
+  info(): ModelInfo | null {
+    return model?.info ?? null;
+  },
+
+  /** Unit-norm text embeddings, texts.length × dim, transferred. */
+  async embedTexts(texts: string[], onProgress?: (p: EmbedProgress) => void): Promise<Float32Array> {
+    const m = requireModel();
+    const signal = jobs.signal;
+    const out = new Float32Array(texts.length * m.info.embeddingDim);
+    for (let i = 0; i < texts.length; i += TEXT_BATCH) {
+      checkCancelled(signal);
+      const rows = await m.embedTextBatch(texts.slice(i, i + TEXT_BATCH));
+      out.set(rows, i * m.info.embeddingDim);
+      onProgress?.({ done: Math.min(texts.length, i + TEXT_BATCH), total: texts.length });
+    }
+    return Comlink.transfer(out, [out.buffer]);
+  },
+
+  /**
+   * Decode, preprocess and embed images in batches. A file that does not decode is reported in
+   * `failed` (with the reason) and never stops the run. Decoding of the next batch overlaps inference.
+   */
+  async embedImages(
+    items: ImageItem[],
+    resizeMode: ResizeMode,
+    onProgress?: (p: EmbedProgress) => void,
+  ): Promise<ImageEmbeddingResult> {
+    const m = requireModel();
+    const signal = jobs.signal;
+    const dim = m.info.embeddingDim;
+    const { width, height } = m.info.imageSize;
+    const plane = 3 * width * height;
+    const batch = imageBatchSize(m);
+    const out = new Float32Array(items.length * dim);
+    const failed: ImageEmbeddingResult['failed'] = [];
+
+    const prepare = async (start: number) => {
+      const slice = items.slice(start, start + batch);
+      const pixels = new Float32Array(slice.length * plane);
+      const rows: number[] = [];
+      for (let k = 0; k < slice.length; k++) {
+        checkCancelled(signal);
+        const item = slice[k]!;
+        try {
+          const rgb = await decodeImage(item.blob, item.name, m.preprocess, resizeMode);
+          preprocessRgb(rgb, m.preprocess, pixels, rows.length * plane);
+          rows.push(start + k);
+        } catch (e) {
+          failed.push({
+            index: start + k,
+            file: item.name,
+            reason: e instanceof Error ? e.message.replace(/^\[[a-z-]+\] /, '') : String(e),
+          });
+        }
+      }
+      return { pixels: pixels.subarray(0, rows.length * plane), rows };
+    };
+
+    let next = items.length > 0 ? prepare(0) : null;
+    for (let start = 0; next; start += batch) {
+      const cur = await next;
+      next = start + batch < items.length ? prepare(start + batch) : null;
+      checkCancelled(signal);
+      if (cur.rows.length > 0) {
+        const emb = await m.embedPixels(new Float32Array(cur.pixels), cur.rows.length);
+        cur.rows.forEach((row, k) => out.set(emb.subarray(k * dim, (k + 1) * dim), row * dim));
+      }
+      onProgress?.({ done: Math.min(items.length, start + batch), total: items.length });
+    }
+    failed.sort((a, b) => a.index - b.index);
+    return Comlink.transfer({ embeddings: out, dim, failed }, [out.buffer]);
+  },
+
+  /** The preprocessed tensor of one image (CHW float32), to inspect or check preprocessing. */
+  async pixelValues(item: ImageItem, resizeMode: ResizeMode): Promise<Float32Array> {
+    const m = requireModel();
+    const { width, height } = m.info.imageSize;
+    const out = new Float32Array(3 * width * height);
+    preprocessRgb(await decodeImage(item.blob, item.name, m.preprocess, resizeMode), m.preprocess, out);
+    return Comlink.transfer(out, [out.buffer]);
+  },
+
+  /** Stop the running job at the next batch boundary (it rejects with a "cancelled" error). */
+  cancel(): void {
+    jobs.abort();
+    jobs = new AbortController();
+  },
+
+  /** Testing hook: destroy the WebGPU device to exercise the WASM fallback. */
+  loseDeviceForTesting(): Promise<boolean> {
+    return requireModel().loseDeviceForTesting();
+  },
+
+  async dispose(): Promise<void> {
+    await model?.dispose();
+    model = null;
+  },
+};
+
+export type ClipWorkerApi = typeof api;
+
+Comlink.expose(api);
