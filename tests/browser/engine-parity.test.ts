@@ -142,3 +142,56 @@ for (const backend of ['wasm', 'webgpu'] as const) {
     });
   });
 }
+
+describe('tiny-random-clip (plumbing) agrees with onnxruntime-node', () => {
+  test('text and image embeddings, cosine ≥ 0.9999 against the native runtime on the same inputs', async () => {
+    const ort = await import('onnxruntime-node');
+    const { createClipTokenizer } = await import('../../src/core/tokenize');
+    const { normalizeRows } = await import('../../src/core/vector');
+    const dir = path.join(MODELS, 'tiny-random-clip');
+    const read = (f: string) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Record<string, unknown>;
+    const { page } = await openHarness();
+    const file = 'cifar10/dev/cat/' + fs.readdirSync(path.join(DATASETS, 'cifar10/dev/cat'))[0];
+    const texts = ['a photo of a cat.', 'a diagram', 'two dogs playing in the snow'];
+    const web = await page.evaluate(
+      async ({ base, img, texts }) => {
+        const h = window.harness;
+        const info = await h.api.load(
+          { kind: 'url', id: 'tiny', baseUrl: base, origin: 'server' },
+          { backend: 'wasm', dtype: 'fp32' },
+          h.proxy(() => {}),
+          h.proxy(() => {}),
+        );
+        const blob = await h.fetchBlob(img);
+        const px = await h.api.pixelValues({ name: 'x', blob }, 'pil');
+        const emb = await h.api.embedImages([{ name: 'x', blob }], 'pil');
+        return {
+          dim: info.embeddingDim,
+          text: Array.from(await h.api.embedTexts(texts)),
+          px: Array.from(px),
+          image: Array.from(emb.embeddings),
+        };
+      },
+      { base: `${app.url}/models/tiny-random-clip/`, img: `${data.url}/${file}`, texts },
+    );
+    expect(web.dim).toBe(16);
+
+    const tok = createClipTokenizer(read('tokenizer.json'), read('tokenizer_config.json'));
+    const textSession = await ort.InferenceSession.create(path.join(dir, 'onnx/text_model.onnx'));
+    const { ids, seqLen } = tok.encodeBatch(texts);
+    const t = await textSession.run({ input_ids: new ort.Tensor('int64', ids, [texts.length, seqLen]) });
+    const nativeText = normalizeRows(new Float32Array(t.text_embeds!.data as Float32Array), 16);
+    texts.forEach((_, i) =>
+      expect(cosine(web.text.slice(i * 16, (i + 1) * 16), nativeText.subarray(i * 16, (i + 1) * 16))).toBeGreaterThan(
+        0.9999,
+      ),
+    );
+
+    const visionSession = await ort.InferenceSession.create(path.join(dir, 'onnx/vision_model.onnx'));
+    const v = await visionSession.run({
+      pixel_values: new ort.Tensor('float32', Float32Array.from(web.px), [1, 3, 224, 224]),
+    });
+    const nativeImage = normalizeRows(new Float32Array(v.image_embeds!.data as Float32Array), 16);
+    expect(cosine(web.image, nativeImage)).toBeGreaterThan(0.9999);
+  });
+});
