@@ -1,6 +1,7 @@
 import { defineConfig } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
-import { modelsDirPlugin } from './scripts/models-dir';
+import { VitePWA } from 'vite-plugin-pwa';
+import { modelsDirPlugin } from './scripts/models-dir.ts';
 
 /**
  * WASM threads need SharedArrayBuffer, which needs cross-origin isolation. Any static host must send
@@ -13,7 +14,29 @@ export const ISOLATION_HEADERS = {
 
 export default defineConfig({
   base: './',
-  plugins: [svelte(), modelsDirPlugin(process.env.MODELS_DIR)],
+  plugins: [
+    svelte(),
+    modelsDirPlugin(process.env.MODELS_DIR),
+    // The app shell (including onnxruntime's ~28 MB WASM) is precached so the page opens offline;
+    // model files have their own Cache Storage (src/data/model-fetch.ts).
+    VitePWA({
+      registerType: 'autoUpdate',
+      injectRegister: 'script',
+      manifest: {
+        name: 'Zero-Shot Workbench',
+        short_name: 'ZS Workbench',
+        description: 'Evaluate CLIP-family models zero-shot on your own images, in your browser.',
+        theme_color: '#1f3a5f',
+        background_color: '#ffffff',
+        icons: [{ src: 'favicon.svg', sizes: 'any', type: 'image/svg+xml' }],
+      },
+      workbox: {
+        globPatterns: ['**/*.{js,css,html,svg,wasm,json}'],
+        maximumFileSizeToCacheInBytes: 64 * 1024 * 1024,
+        navigateFallbackDenylist: [/^\/models\//],
+      },
+    }),
+  ],
   server: { host: '127.0.0.1', port: 5173, headers: ISOLATION_HEADERS },
   preview: { host: '127.0.0.1', port: 4173, headers: ISOLATION_HEADERS },
   worker: { format: 'es' },
