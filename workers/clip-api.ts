@@ -3,3 +3,4 @@ export type { ClipWorkerApi, ImageItem, ImageEmbeddingResult, EmbedProgress } fr
 export type { ModelInfo, LoadOptions, BackendChoice, DtypeChoice } from '../src/engine/clip-model';
 export type { BackendProbe } from '../src/engine/ort-engine';
 export type { FileProgress } from '../src/data/model-fetch';
+export type { AnalysisWorkerApi, ScoreRequest, ScoreResult } from './analysis.worker';

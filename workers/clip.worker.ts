@@ -32,6 +32,8 @@ export interface EmbedProgress {
 const TEXT_BATCH = 64;
 
 let model: ClipModel | null = null;
+let modelFiles: ModelFiles | null = null;
+let hashes: Promise<Record<string, string>> | null = null;
 let jobs = new AbortController();
 
 function requireModel(): ClipModel {
@@ -67,12 +69,30 @@ const api = {
     const previous = model;
     model = null;
     await previous?.dispose();
-    model = await ClipModel.load(new ModelFiles(source), opts, onProgress, onNotice, signal);
+    hashes = null;
+    modelFiles = new ModelFiles(source);
+    model = await ClipModel.load(modelFiles, opts, onProgress, onNotice, signal);
     return model.info;
   },
 
   info(): ModelInfo | null {
     return model?.info ?? null;
+  },
+
+  /** SHA-256 (hex) of every file the loaded model read, for run manifests. Computed once per load. */
+  fileHashes(): Promise<Record<string, string>> {
+    const m = requireModel();
+    const files = modelFiles;
+    if (!files) throw new WorkbenchError('internal', 'No model is loaded yet.');
+    hashes ??= (async () => {
+      const out: Record<string, string> = {};
+      for (const path of Object.keys(m.info.files).sort()) {
+        const digest = await crypto.subtle.digest('SHA-256', await files.bytes(path));
+        out[path] = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+      }
+      return out;
+    })();
+    return hashes;
   },
 
   /** Unit-norm text embeddings, texts.length × dim, transferred. */

@@ -9,6 +9,7 @@ export type WorkbenchErrorCode =
   | 'model-mismatch'
   | 'network'
   | 'image-decode'
+  | 'bad-input'
   | 'backend-unavailable'
   | 'cancelled'
   | 'internal';

@@ -39,6 +39,8 @@ export interface ModelInfo {
   logitScaleSource: ModelConfig['logitScaleSource'];
   contextLength: number;
   imageSize: { width: number; height: number };
+  /** Preprocessing as read from preprocessor_config.json (recorded in run manifests). */
+  preprocess: PreprocessConfig;
   probe: BackendProbe;
   /** Files read, with their size in bytes. */
   files: Record<string, number>;
@@ -178,6 +180,7 @@ export class ClipModel {
       logitScaleSource: cfg.logitScaleSource,
       contextLength: tokenizer.contextLength,
       imageSize: outputSize(pre),
+      preprocess: pre,
       probe,
       files: sizes,
     };

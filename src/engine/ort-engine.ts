@@ -23,7 +23,8 @@ let gpuAdapter: GPUAdapter | null = null;
 export async function probeBackends(): Promise<BackendProbe> {
   const isolated = globalThis.crossOriginIsolated === true;
   const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
-  const wasmThreads = isolated ? Math.max(1, Math.min(4, cores)) : 1;
+  // One core is left to the page (and to decoding in the worker) so the UI stays responsive.
+  const wasmThreads = isolated ? Math.max(1, Math.min(4, cores - 1)) : 1;
   let adapter: GPUAdapter | null;
   try {
     adapter = (await globalThis.navigator?.gpu?.requestAdapter({ powerPreference: 'high-performance' })) ?? null;

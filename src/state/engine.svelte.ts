@@ -36,6 +36,10 @@ export class EngineState {
   notices = $state<string[]>([]);
   servedModels = $state.raw<ServedModel[]>([]);
   loadStartedAt = $state(0);
+  /** Milliseconds the last successful load took. */
+  loadMs = $state(0);
+  /** Increments with every successful load: embeddings of an older generation belong to another model. */
+  generation = $state(0);
   /** 'pil' reproduces Pillow's bicubic resize exactly; 'browser' is the faster, inexact option. */
   resizeMode = $state<'pil' | 'browser'>('pil');
 
@@ -44,7 +48,6 @@ export class EngineState {
 
   constructor() {
     // Vite bundles the worker from this exact `new URL(…, import.meta.url)` form.
-    // eslint-disable-next-line svelte/prefer-svelte-reactivity
     this.worker = new Worker(new URL('../../workers/clip.worker.ts', import.meta.url), { type: 'module' });
     this.api = Comlink.wrap<ClipWorkerApi>(this.worker);
   }
@@ -82,6 +85,8 @@ export class EngineState {
         Comlink.proxy(onProgress),
         Comlink.proxy((m: string) => this.notify(m)),
       );
+      this.loadMs = performance.now() - this.loadStartedAt;
+      this.generation += 1;
       this.status = 'ready';
       return true;
     } catch (e) {
@@ -115,6 +120,11 @@ export class EngineState {
 
   embedImages(items: ImageItem[], onProgress?: (p: EmbedProgress) => void): Promise<ImageEmbeddingResult> {
     return this.api.embedImages(items, this.resizeMode, onProgress ? Comlink.proxy(onProgress) : undefined);
+  }
+
+  /** SHA-256 of the loaded model's files, for run manifests. */
+  fileHashes(): Promise<Record<string, string>> {
+    return this.api.fileHashes();
   }
 
   /** Testing hook, reachable from automation: destroy the GPU device under the running model. */

@@ -1,0 +1,218 @@
+/**
+ * Headless bench: builds the app, serves it on 127.0.0.1, and drives it in headless Chromium through
+ * the same folder intake, workers and metrics code as the UI. Writes the results JSON and prints a
+ * one-line summary.
+ *
+ *   npm run bench -- --model <dir|url|hub id> --data <folder> [--templates openai80|openai7|simple|<file>]
+ *                    [--backend auto|webgpu|wasm] [--dtype auto|fp32|fp16|q8] [--limit N] [--out results.json]
+ *                    [--resize pil|browser]
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { build, preview } from 'vite';
+import type { Page } from 'playwright-core';
+import { launchChromium } from '../tests/helpers/browser';
+import { hubSource, urlSource, type ModelSource } from '../src/data/model-files';
+import { isPresetId } from '../src/core/templates';
+import '../tests/helpers/zsw';
+
+const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+
+const { values: opts } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    data: { type: 'string' },
+    templates: { type: 'string', default: 'openai80' },
+    backend: { type: 'string', default: 'auto' },
+    dtype: { type: 'string', default: 'auto' },
+    limit: { type: 'string' },
+    out: { type: 'string', default: 'results.json' },
+    resize: { type: 'string', default: 'pil' },
+    'no-build': { type: 'boolean', default: false },
+  },
+});
+
+function fail(message: string): never {
+  console.error(`bench: ${message}`);
+  process.exit(2);
+}
+
+if (!opts.model || !opts.data) fail('--model and --data are required (see the README).');
+const dataDir = path.resolve(opts.data);
+if (!fs.existsSync(dataDir) || !fs.statSync(dataDir).isDirectory()) fail(`--data ${opts.data} is not a folder.`);
+if (!['auto', 'webgpu', 'wasm'].includes(opts.backend!)) fail(`--backend must be auto, webgpu or wasm.`);
+const limit = opts.limit ? Number(opts.limit) : null;
+if (limit !== null && !(limit > 0)) fail('--limit must be a positive number.');
+
+/** A local model folder is served by the app's own server (MODELS_DIR = its parent). */
+const modelIsDir = fs.existsSync(opts.model) && fs.statSync(opts.model).isDirectory();
+const modelDir = modelIsDir ? path.resolve(opts.model) : null;
+if (modelDir && !fs.existsSync(path.join(modelDir, 'config.json'))) fail(`${opts.model} has no config.json.`);
+
+/**
+ * Memory of the whole browser: PSS summed over the descendants of this process (Chromium and its
+ * renderer, GPU and utility processes; the app server runs in-process and is not counted). Linux only.
+ */
+function browserPssMb(rootPid: number): number | null {
+  try {
+    const children = new Map<number, number[]>();
+    for (const d of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        const list = children.get(ppid) ?? [];
+        list.push(Number(d));
+        children.set(ppid, list);
+      } catch {
+        /* process ended */
+      }
+    }
+    let kb = 0;
+    const stack = [...(children.get(rootPid) ?? [])];
+    while (stack.length) {
+      const pid = stack.pop()!;
+      stack.push(...(children.get(pid) ?? []));
+      try {
+        const m = /^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+        if (m) kb += Number(m[1]);
+      } catch {
+        /* process ended */
+      }
+    }
+    return kb / 1024;
+  } catch {
+    return null;
+  }
+}
+
+async function main() {
+  const outDir = path.join(REPO, '.cache/bench-dist');
+  if (!opts['no-build'] || !fs.existsSync(path.join(outDir, 'index.html'))) {
+    await build({ root: REPO, logLevel: 'error', build: { outDir, emptyOutDir: true } });
+  }
+  if (modelDir) process.env.MODELS_DIR = path.dirname(modelDir);
+  const server = await preview({
+    root: REPO,
+    logLevel: 'error',
+    build: { outDir },
+    preview: { port: 0, strictPort: false, host: '127.0.0.1' },
+  });
+  const appUrl = server.resolvedUrls?.local[0]?.replace(/\/$/, '');
+  if (!appUrl) fail('the preview server did not report a URL.');
+
+  const source: ModelSource = modelDir
+    ? urlSource(`${appUrl}/models/${encodeURIComponent(path.basename(modelDir))}/`, 'server', path.basename(modelDir))
+    : /^https?:\/\//.test(opts.model!)
+      ? urlSource(opts.model!)
+      : hubSource(opts.model!);
+
+  const browser = await launchChromium();
+  let peakMb = 0;
+  const sampler = setInterval(() => {
+    const mb = browserPssMb(process.pid);
+    if (mb !== null) peakMb = Math.max(peakMb, mb);
+  }, 500);
+  try {
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    if (process.env.BENCH_DEBUG) page.on('console', (m) => console.log(m.text()));
+    await page.addInitScript(() => {
+      const w = window as unknown as { __longTasks: number[]; __longTaskAt: number[] };
+      w.__longTasks = [];
+      w.__longTaskAt = [];
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) {
+          w.__longTasks.push(e.duration);
+          w.__longTaskAt.push(e.startTime);
+        }
+      }).observe({ type: 'longtask', buffered: true });
+    });
+    await page.goto(`${appUrl}/?mode=classify`);
+    await page.waitForFunction(() => 'zsw' in window);
+    if (opts.resize === 'browser') await page.evaluate(() => (window.zsw.engine.resizeMode = 'browser'));
+
+    const loaded = await page.evaluate(([s, b, d]) => window.zsw.engine.load(s, b, d), [
+      source,
+      opts.backend,
+      opts.dtype,
+    ] as const);
+    if (!loaded) {
+      const err = await page.evaluate(() => window.zsw.engine.error);
+      fail(`the model did not load: ${err?.message ?? 'unknown error'}`);
+    }
+
+    // The same intake as the UI: the folder goes into the page's <input webkitdirectory>.
+    await page.getByTestId('folder-input').setInputFiles(dataDir);
+    await page.waitForFunction(() => window.zsw.classify.dataset !== null || window.zsw.classify.error !== null);
+    const intakeError = await page.evaluate(() => window.zsw.classify.error);
+    if (intakeError) fail(`${opts.data}: ${intakeError.message}`);
+    await chooseTemplates(page, opts.templates!);
+
+    const runStart = Date.now();
+    if (process.env.BENCH_DEBUG) console.log('start at', await page.evaluate(() => performance.now()));
+    // Long tasks are counted from here: the run itself, not page start-up or the folder intake.
+    await page.evaluate(async () => {
+      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 100)));
+      const w = window as unknown as { __longTasks: number[]; __longTaskAt: number[] };
+      w.__longTasks.length = 0;
+      w.__longTaskAt.length = 0;
+    });
+    const ok = await page.evaluate((n) => window.zsw.classify.start(n ?? undefined), limit);
+    if (!ok) {
+      const err = await page.evaluate(() => window.zsw.classify.error);
+      fail(`the run failed: ${err?.message ?? 'unknown error'}`);
+    }
+    const wallMs = Date.now() - runStart;
+    const results = (await page.evaluate(() => window.zsw.classify.resultsJson())) as Record<string, unknown>;
+    const longTasks = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks);
+    if (process.env.BENCH_DEBUG) {
+      console.log(
+        await page.evaluate(() => {
+          const w = window as unknown as { __longTasks: number[]; __longTaskAt: number[] };
+          return JSON.stringify({ now: performance.now(), at: w.__longTaskAt, d: w.__longTasks });
+        }),
+      );
+    }
+    results.bench = {
+      data: dataDir,
+      limit,
+      run_wall_ms: wallMs,
+      main_thread: { long_tasks: longTasks.length, longest_task_ms: Math.round(Math.max(0, ...longTasks)) },
+      memory: { peak_browser_pss_mb: peakMb > 0 ? Math.round(peakMb) : null },
+      page_errors: pageErrors,
+    };
+    fs.writeFileSync(opts.out!, JSON.stringify(results, null, 1));
+    const m = results.metrics as { acc1: number; acc5: number | null; mean_per_class_recall: number };
+    const t = results.timing as { images_per_sec: number | null };
+    const d = results.dataset as { evaluated: number; classes: number; failed: unknown[] };
+    console.log(
+      `acc1 ${(100 * m.acc1).toFixed(2)}% · acc5 ${m.acc5 === null ? '—' : `${(100 * m.acc5).toFixed(2)}%`} · ` +
+        `mean per-class recall ${(100 * m.mean_per_class_recall).toFixed(2)}% · ${d.evaluated} images, ${d.classes} classes` +
+        `${d.failed.length ? `, ${d.failed.length} failed` : ''} · ${t.images_per_sec ?? '—'} images/s · ` +
+        `backend ${String(results.backend)} (${String(results.dtype)}) · peak ${Math.round(peakMb)} MB · ` +
+        `longest main-thread task ${Math.round(Math.max(0, ...longTasks))} ms → ${opts.out}`,
+    );
+  } finally {
+    clearInterval(sampler);
+    await browser.close();
+    await new Promise<void>((r) => server.httpServer.close(() => r()));
+  }
+}
+
+/** Preset ids go through the page's template menu; a file through its templates.txt input. */
+async function chooseTemplates(page: Page, templates: string): Promise<void> {
+  if (isPresetId(templates)) {
+    await page.getByTestId('template-choice').selectOption(templates);
+    return;
+  }
+  if (!fs.existsSync(templates)) fail(`--templates ${templates}: not a preset (openai80, openai7, simple) nor a file.`);
+  await page.getByTestId('templates-input').setInputFiles(path.resolve(templates));
+  await page.waitForFunction(() => window.zsw.classify.templateChoice === 'custom');
+  const err = await page.evaluate(() => window.zsw.classify.templateSet.error);
+  if (err) fail(err);
+}
+
+await main();

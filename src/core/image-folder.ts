@@ -1,0 +1,175 @@
+/**
+ * The ImageFolder layout (one subfolder per class, images at any depth below it) read from a list of
+ * relative paths, plus the optional class-name files found beside the class folders. Pure: works on
+ * paths only, so the UI, the bench and the tests share it.
+ */
+
+export interface FolderEntry {
+  path: string;
+  /** MIME type when known (files picked in a browser have one). */
+  type?: string;
+}
+
+export interface LabelledImage {
+  /** Path relative to the dataset root, '/'-separated (`cat/0001.jpg`). */
+  path: string;
+  /** Index into `classes`. */
+  label: number;
+  /** Index into the input entries. */
+  entry: number;
+}
+
+export interface Skipped {
+  file: string;
+  reason: string;
+}
+
+export interface ImageFolderLayout {
+  /** The folder that was stripped from every path (`dev` when `dev/` was picked), or ''. */
+  root: string;
+  /** Class folder names, sorted by code point as torchvision's ImageFolder sorts them. */
+  classes: string[];
+  images: LabelledImage[];
+  skipped: Skipped[];
+  /** Entry indices of the class-name and template files found at the root. */
+  classesJson: number | null;
+  classnamesTxt: number | null;
+  templatesTxt: number | null;
+}
+
+const IMAGE_EXT = /\.(jpe?g|png|webp|gif|bmp|avif)$/i;
+
+export function isImageName(path: string, type = ''): boolean {
+  return IMAGE_EXT.test(path) || type.startsWith('image/');
+}
+
+/** Code-point order (Python's `sorted`), not locale order: class indices must match other tools. */
+export function byCodePoint(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Directory segments shared by every path (the folder the user picked, when there is one). */
+function commonRoot(paths: string[]): string[] {
+  if (paths.length === 0) return [];
+  let prefix = (paths[0] as string).split('/').slice(0, -1);
+  for (const p of paths) {
+    const dirs = p.split('/').slice(0, -1);
+    let k = 0;
+    while (k < prefix.length && k < dirs.length && prefix[k] === dirs[k]) k++;
+    prefix = prefix.slice(0, k);
+    if (prefix.length === 0) break;
+  }
+  return prefix;
+}
+
+export function readImageFolder(entries: FolderEntry[]): ImageFolderLayout {
+  const root = commonRoot(entries.map((e) => e.path));
+  const strip = root.length > 0 ? root.join('/').length + 1 : 0;
+  const rel = entries.map((e) => e.path.slice(strip));
+
+  const layout: ImageFolderLayout = {
+    root: root.join('/'),
+    classes: [],
+    images: [],
+    skipped: [],
+    classesJson: null,
+    classnamesTxt: null,
+    templatesTxt: null,
+  };
+  const classSet = new Set<string>();
+  const pending: { path: string; folder: string; entry: number }[] = [];
+  rel.forEach((path, i) => {
+    const slash = path.indexOf('/');
+    if (slash < 0) {
+      const lower = path.toLowerCase();
+      if (lower === 'classes.json') layout.classesJson = i;
+      else if (lower === 'classnames.txt') layout.classnamesTxt = i;
+      else if (lower === 'templates.txt') layout.templatesTxt = i;
+      else if (!/^(source|readme|license)/i.test(path)) {
+        layout.skipped.push({
+          file: path,
+          reason: isImageName(path, entries[i]?.type) ? 'not inside a class folder' : 'not an image',
+        });
+      }
+      return;
+    }
+    if (!isImageName(path, entries[i]?.type)) {
+      layout.skipped.push({ file: path, reason: 'not an image' });
+      return;
+    }
+    const folder = path.slice(0, slash);
+    classSet.add(folder);
+    pending.push({ path, folder, entry: i });
+  });
+  layout.classes = [...classSet].sort(byCodePoint);
+  const index = new Map(layout.classes.map((c, k) => [c, k]));
+  layout.images = pending
+    .map((p) => ({ path: p.path, label: index.get(p.folder) as number, entry: p.entry }))
+    .sort((a, b) => byCodePoint(a.path, b.path));
+  return layout;
+}
+
+/**
+ * Display names for the class folders from `classes.json` — a list of `{ folder, clip_name }` or an
+ * object `{ folder: name }` — or from CLIP_benchmark's `classnames.txt` (one name per line, in the
+ * sorted folder order). Errors name the file and the problem. Folders without a name keep a default.
+ */
+export function classNamesFrom(
+  classes: string[],
+  file: { name: string; text: string } | null,
+): { names: string[]; unmatched: string[] } {
+  const names = classes.map(defaultClassName);
+  if (!file) return { names, unmatched: [] };
+  const given = new Map<string, string>();
+  if (file.name.toLowerCase().endsWith('.json')) {
+    let data: unknown;
+    try {
+      data = JSON.parse(file.text);
+    } catch (e) {
+      throw new Error(`${file.name} is not valid JSON (${e instanceof Error ? e.message : String(e)}).`, {
+        cause: e,
+      });
+    }
+    if (Array.isArray(data)) {
+      data.forEach((row: unknown, i) => {
+        const r = row as { folder?: unknown; clip_name?: unknown; name?: unknown };
+        const name = r?.clip_name ?? r?.name;
+        if (typeof r?.folder !== 'string' || typeof name !== 'string') {
+          throw new Error(`${file.name}, item ${i + 1}: expected { "folder": …, "clip_name": … }.`);
+        }
+        given.set(r.folder, name);
+      });
+    } else if (data && typeof data === 'object') {
+      for (const [folder, name] of Object.entries(data)) {
+        if (typeof name !== 'string') throw new Error(`${file.name}: the name of “${folder}” is not a string.`);
+        given.set(folder, name);
+      }
+    } else {
+      throw new Error(`${file.name}: expected a list of { folder, clip_name } or an object { folder: name }.`);
+    }
+  } else {
+    const lines = file.text
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l.length > 0);
+    if (lines.length !== classes.length) {
+      throw new Error(
+        `${file.name} has ${lines.length} names but the folder has ${classes.length} class folders; ` +
+          'it must list one name per class folder, in sorted folder order.',
+      );
+    }
+    classes.forEach((c, k) => given.set(c, lines[k] as string));
+  }
+  const unmatched: string[] = [];
+  classes.forEach((c, k) => {
+    const name = given.get(c);
+    if (name !== undefined && name.trim()) names[k] = name.trim();
+    else unmatched.push(c);
+  });
+  return { names, unmatched };
+}
+
+/** A folder name as a prompt word: `British_Shorthair` → `British Shorthair`. */
+export function defaultClassName(folder: string): string {
+  return folder.replace(/[_]+/g, ' ').trim() || folder;
+}

@@ -1,0 +1,82 @@
+/**
+ * Scoring and metrics off the main thread: similarity of every image with every class (n×C×dim
+ * multiply-adds), softmax, top-5, metrics and the per-template table. Pure core code, so the UI and the
+ * bench (which drives the UI) share one implementation.
+ */
+import * as Comlink from 'comlink';
+import { matmulT } from '../src/core/vector';
+import {
+  computeMetrics,
+  ensembleClassEmbeddings,
+  perTemplateAccuracy,
+  predict,
+  type ClassificationMetrics,
+  type Predictions,
+} from '../src/core/metrics';
+
+export interface ScoreRequest {
+  /** n×dim unit image embeddings (only images that embedded). */
+  images: Float32Array;
+  labels: Int32Array;
+  /** (C·T)×dim unit prompt embeddings, class-major. */
+  prompts: Float32Array;
+  numClasses: number;
+  numTemplates: number;
+  dim: number;
+  logitScale: number;
+  /** Upper bound on n·C·T·dim work for the per-template table; above it a fixed sample of images is used. */
+  templateBudget: number;
+}
+
+export interface ScoreResult {
+  metrics: ClassificationMetrics;
+  predictions: Predictions;
+  /** Top-1 accuracy per template, or null with a single template. */
+  perTemplate: number[] | null;
+  /** Images the per-template table was computed on (n, or a sample when n·C·T·dim is large). */
+  perTemplateImages: number;
+  /** C×dim ensemble class embeddings. */
+  classEmbeddings: Float32Array;
+}
+
+/** Every k-th image, so the sample spreads over classes in a sorted folder. */
+function strideSample(req: ScoreRequest, max: number): { images: Float32Array; labels: Int32Array } {
+  const n = req.labels.length;
+  if (n <= max) return { images: req.images, labels: req.labels };
+  const step = n / max;
+  const images = new Float32Array(max * req.dim);
+  const labels = new Int32Array(max);
+  for (let j = 0; j < max; j++) {
+    const i = Math.floor(j * step);
+    images.set(req.images.subarray(i * req.dim, (i + 1) * req.dim), j * req.dim);
+    labels[j] = req.labels[i] as number;
+  }
+  return { images, labels };
+}
+
+const api = {
+  score(req: ScoreRequest): ScoreResult {
+    const { numClasses: c, numTemplates: t, dim } = req;
+    const classEmbeddings = ensembleClassEmbeddings(req.prompts, c, t, dim);
+    const sims = matmulT(req.images, classEmbeddings, dim);
+    const predictions = predict(sims, c, req.logitScale);
+    const metrics = computeMetrics(predictions, req.labels, c);
+    let perTemplate: number[] | null = null;
+    let perTemplateImages = 0;
+    if (t > 1) {
+      const maxImages = Math.max(1, Math.floor(req.templateBudget / (c * t * dim)));
+      const sample = strideSample(req, maxImages);
+      perTemplate = perTemplateAccuracy(sample.images, sample.labels, req.prompts, c, t, dim);
+      perTemplateImages = sample.labels.length;
+    }
+    return Comlink.transfer({ metrics, predictions, perTemplate, perTemplateImages, classEmbeddings }, [
+      predictions.topk.buffer,
+      predictions.topkProb.buffer,
+      metrics.confusion.buffer,
+    ]);
+  },
+};
+
+export type AnalysisWorkerApi = typeof api;
+
+Comlink.expose(api);
