@@ -10,14 +10,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { build, preview } from 'vite';
 import type { Page } from 'playwright-core';
 import { launchChromium } from '../tests/helpers/browser';
+import { serveBuiltApp } from './serve-built';
 import { hubSource, urlSource, type ModelSource } from '../src/data/model-files';
 import { isPresetId } from '../src/core/templates';
 import '../tests/helpers/zsw';
-
-const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
 const { values: opts } = parseArgs({
   options: {
@@ -88,19 +86,12 @@ function browserPssMb(rootPid: number): number | null {
 }
 
 async function main() {
-  const outDir = path.join(REPO, '.cache/bench-dist');
-  if (!opts['no-build'] || !fs.existsSync(path.join(outDir, 'index.html'))) {
-    await build({ root: REPO, logLevel: 'error', build: { outDir, emptyOutDir: true } });
-  }
-  if (modelDir) process.env.MODELS_DIR = path.dirname(modelDir);
-  const server = await preview({
-    root: REPO,
-    logLevel: 'error',
-    build: { outDir },
-    preview: { port: 0, strictPort: false, host: '127.0.0.1' },
+  const app = await serveBuiltApp({
+    outDir: '.cache/bench-dist',
+    rebuild: !opts['no-build'],
+    modelsDir: modelDir ? path.dirname(modelDir) : undefined,
   });
-  const appUrl = server.resolvedUrls?.local[0]?.replace(/\/$/, '');
-  if (!appUrl) fail('the preview server did not report a URL.');
+  const appUrl = app.url;
 
   const source: ModelSource = modelDir
     ? urlSource(`${appUrl}/models/${encodeURIComponent(path.basename(modelDir))}/`, 'server', path.basename(modelDir))
@@ -198,7 +189,7 @@ async function main() {
   } finally {
     clearInterval(sampler);
     await browser.close();
-    await new Promise<void>((r) => server.httpServer.close(() => r()));
+    await app.close();
   }
 }
 

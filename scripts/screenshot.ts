@@ -1,6 +1,8 @@
 /**
  * Screenshots of the running app for review: `npx tsx scripts/screenshot.ts <url> <out.png> [width]`.
- * Optional env ACTIONS=demo loads the first served model and classifies the sample photos first.
+ * ACTIONS=demo loads the first served model and classifies the sample photos first.
+ * ACTIONS=classify DATA=<folder> loads toy-clip-cifar10 (WASM), evaluates DATA and saves one
+ * screenshot per result view next to <out.png> (out-classes.png, out-confusion.png, …).
  */
 import { launchChromium } from '../tests/helpers/browser';
 
@@ -17,6 +19,44 @@ if (process.env.ACTIONS === 'demo') {
   await page.getByTestId('image-card').nth(23).waitFor({ timeout: 60_000 });
   await page.getByRole('button', { name: /^Classify/ }).click();
   await page.locator('[aria-label^="Probabilities for"]').nth(23).waitFor({ timeout: 120_000 });
+}
+if (process.env.ACTIONS === 'classify') {
+  await page.getByRole('tab', { name: 'This app’s server' }).click();
+  await page.getByLabel('Model folder').selectOption(process.env.MODEL ?? 'toy-clip-cifar10');
+  await page.getByRole('button', { name: 'Load model' }).click();
+  await page.getByTestId('dim').waitFor({ timeout: 120_000 });
+  await page.getByTestId('mode-classify').click();
+  await page.getByTestId('folder-input').setInputFiles(process.env.DATA ?? '../shared/datasets/cifar10/dev');
+  await page.getByTestId('run-classification').click();
+  await page.getByRole('group', { name: 'Encoding images' }).waitFor({ timeout: 60_000 });
+  await page.waitForTimeout(4000);
+  await page.screenshot({ path: out.replace(/\.png$/, '-running.png') });
+  await page.getByTestId('acc1').waitFor({ timeout: 600_000 });
+  const shots: [string, () => Promise<void>][] = [
+    [
+      'classes',
+      async () =>
+        page
+          .getByRole('button', { name: /: accuracy/ })
+          .first()
+          .click(),
+    ],
+    ['confusion', async () => page.getByRole('tab', { name: 'Confusions' }).click()],
+    ['reliability', async () => page.getByRole('tab', { name: 'Calibration' }).click()],
+    ['templates', async () => page.getByRole('tab', { name: 'Templates' }).click()],
+    [
+      'errors',
+      async () => {
+        await page.getByRole('tab', { name: 'Errors' }).click();
+        await page.getByRole('button', { name: 'Show the error gallery' }).click();
+      },
+    ],
+  ];
+  for (const [name, act] of shots) {
+    await act();
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: out.replace(/\.png$/, `-${name}.png`), fullPage: true });
+  }
 }
 await page.screenshot({ path: out, fullPage: true });
 await browser.close();

@@ -120,6 +120,7 @@ for (const backend of ['wasm', 'webgpu'] as const) {
       );
       expect(res.failed).toEqual([]);
       const cos = golden.images.map((g, i) => cosine(res.emb.slice(i * 64, (i + 1) * 64), g.image_embeds_normalized));
+      console.log(`${backend} image embeddings: min cosine ${Math.min(...cos).toFixed(7)} over ${cos.length} images`);
       expect(Math.min(...cos)).toBeGreaterThanOrEqual(0.999);
     });
 
@@ -133,6 +134,7 @@ for (const backend of ['wasm', 'webgpu'] as const) {
       ];
       const cos = expected.map((e, i) => cosine(emb.slice(i * 64, (i + 1) * 64), e));
       expect(cos).toHaveLength(12);
+      console.log(`${backend} text embeddings: min cosine ${Math.min(...cos).toFixed(7)} over ${cos.length} prompts`);
       expect(Math.min(...cos)).toBeGreaterThanOrEqual(0.999);
     });
 
