@@ -5,13 +5,18 @@
  *
  *   npm run bench -- --model <dir|url|hub id> --data <folder> [--templates openai80|openai7|simple|<file>]
  *                    [--backend auto|webgpu|wasm] [--dtype auto|fp32|fp16|q8] [--limit N] [--out results.json]
- *                    [--resize pil|browser]
+ *                    [--resize pil|browser] [--classnames <classes.json|classnames.txt>]
+ *                    [--profile <dir>] [--no-cache]
+ *
+ * The browser profile (default .cache/bench-profile) persists between runs, so the embedding cache in
+ * its IndexedDB makes a second run with other classes or templates encode no image; `--no-cache`
+ * runs cold (no cache reads or writes).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
-import { launchChromium } from '../tests/helpers/browser';
+import { launchPersistent } from '../tests/helpers/browser';
 import { serveBuiltApp } from './serve-built';
 import { hubSource, urlSource, type ModelSource } from '../src/data/model-files';
 import { isPresetId } from '../src/core/templates';
@@ -28,6 +33,9 @@ const { values: opts } = parseArgs({
     out: { type: 'string', default: 'results.json' },
     resize: { type: 'string', default: 'pil' },
     'no-build': { type: 'boolean', default: false },
+    classnames: { type: 'string' },
+    profile: { type: 'string', default: '.cache/bench-profile' },
+    'no-cache': { type: 'boolean', default: false },
   },
 });
 
@@ -42,6 +50,7 @@ if (!fs.existsSync(dataDir) || !fs.statSync(dataDir).isDirectory()) fail(`--data
 if (!['auto', 'webgpu', 'wasm'].includes(opts.backend!)) fail(`--backend must be auto, webgpu or wasm.`);
 const limit = opts.limit ? Number(opts.limit) : null;
 if (limit !== null && !(limit > 0)) fail('--limit must be a positive number.');
+if (opts.classnames && !fs.existsSync(opts.classnames)) fail(`--classnames ${opts.classnames}: no such file.`);
 
 /** A local model folder is served by the app's own server (MODELS_DIR = its parent). */
 const modelIsDir = fs.existsSync(opts.model) && fs.statSync(opts.model).isDirectory();
@@ -99,14 +108,15 @@ async function main() {
       ? urlSource(opts.model!)
       : hubSource(opts.model!);
 
-  const browser = await launchChromium();
+  fs.mkdirSync(opts.profile!, { recursive: true });
+  const browser = await launchPersistent(path.resolve(opts.profile!));
   let peakMb = 0;
   const sampler = setInterval(() => {
     const mb = browserPssMb(process.pid);
     if (mb !== null) peakMb = Math.max(peakMb, mb);
   }, 500);
   try {
-    const page = await browser.newPage();
+    const page = browser.pages()[0] ?? (await browser.newPage());
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
     if (process.env.BENCH_DEBUG) page.on('console', (m) => console.log(m.text()));
@@ -124,6 +134,7 @@ async function main() {
     await page.goto(`${appUrl}/?mode=classify`);
     await page.waitForFunction(() => 'zsw' in window);
     if (opts.resize === 'browser') await page.evaluate(() => (window.zsw.engine.resizeMode = 'browser'));
+    if (opts['no-cache']) await page.evaluate(() => (window.zsw.classify.useCache = false));
 
     const loaded = await page.evaluate(([s, b, d]) => window.zsw.engine.load(s, b, d), [
       source,
@@ -141,6 +152,12 @@ async function main() {
     const intakeError = await page.evaluate(() => window.zsw.classify.error);
     if (intakeError) fail(`${opts.data}: ${intakeError.message}`);
     await chooseTemplates(page, opts.templates!);
+    if (opts.classnames) {
+      await page.getByTestId('names-input').setInputFiles(path.resolve(opts.classnames));
+      await page.waitForFunction(() => window.zsw.classify.classNamesSource !== 'folder names');
+      const err = await page.evaluate(() => window.zsw.classify.error);
+      if (err) fail(`${opts.classnames}: ${err.message}`);
+    }
 
     const runStart = Date.now();
     if (process.env.BENCH_DEBUG) console.log('start at', await page.evaluate(() => performance.now()));
@@ -177,14 +194,17 @@ async function main() {
     };
     fs.writeFileSync(opts.out!, JSON.stringify(results, null, 1));
     const m = results.metrics as { acc1: number; acc5: number | null; mean_per_class_recall: number };
-    const t = results.timing as { images_per_sec: number | null };
+    const t = results.timing as { images_per_sec: number | null; total_ms: number; embed_texts_ms: number };
+    const c = results.cache as { image_hits: number; image_misses: number; text_hits: number; text_misses: number };
     const d = results.dataset as { evaluated: number; classes: number; failed: unknown[] };
     console.log(
       `acc1 ${(100 * m.acc1).toFixed(2)}% · acc5 ${m.acc5 === null ? '—' : `${(100 * m.acc5).toFixed(2)}%`} · ` +
         `mean per-class recall ${(100 * m.mean_per_class_recall).toFixed(2)}% · ${d.evaluated} images, ${d.classes} classes` +
         `${d.failed.length ? `, ${d.failed.length} failed` : ''} · ${t.images_per_sec ?? '—'} images/s · ` +
         `backend ${String(results.backend)} (${String(results.dtype)}) · peak ${Math.round(peakMb)} MB · ` +
-        `longest main-thread task ${Math.round(Math.max(0, ...longTasks))} ms → ${opts.out}`,
+        `longest main-thread task ${Math.round(Math.max(0, ...longTasks))} ms · run ${t.total_ms} ms ` +
+        `(texts ${t.embed_texts_ms} ms) · cache: images ${c.image_hits} hit / ${c.image_misses} encoded, ` +
+        `prompts ${c.text_hits} hit / ${c.text_misses} encoded → ${opts.out}`,
     );
   } finally {
     clearInterval(sampler);

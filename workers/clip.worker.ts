@@ -35,6 +35,8 @@ let model: ClipModel | null = null;
 let modelFiles: ModelFiles | null = null;
 let hashes: Promise<Record<string, string>> | null = null;
 let jobs = new AbortController();
+/** How many images and texts went through the encoders since the worker started (tests count them). */
+const encoded = { images: 0, texts: 0 };
 
 function requireModel(): ClipModel {
   if (!model) throw new WorkbenchError('internal', 'No model is loaded yet.');
@@ -102,7 +104,9 @@ const api = {
     const out = new Float32Array(texts.length * m.info.embeddingDim);
     for (let i = 0; i < texts.length; i += TEXT_BATCH) {
       checkCancelled(signal);
-      const rows = await m.embedTextBatch(texts.slice(i, i + TEXT_BATCH));
+      const batch = texts.slice(i, i + TEXT_BATCH);
+      const rows = await m.embedTextBatch(batch);
+      encoded.texts += batch.length;
       out.set(rows, i * m.info.embeddingDim);
       onProgress?.({ done: Math.min(texts.length, i + TEXT_BATCH), total: texts.length });
     }
@@ -156,6 +160,7 @@ const api = {
       checkCancelled(signal);
       if (cur.rows.length > 0) {
         const emb = await m.embedPixels(new Float32Array(cur.pixels), cur.rows.length);
+        encoded.images += cur.rows.length;
         cur.rows.forEach((row, k) => out.set(emb.subarray(k * dim, (k + 1) * dim), row * dim));
       }
       onProgress?.({ done: Math.min(items.length, start + batch), total: items.length });
@@ -171,6 +176,11 @@ const api = {
     const out = new Float32Array(3 * width * height);
     preprocessRgb(await decodeImage(item.blob, item.name, m.preprocess, resizeMode), m.preprocess, out);
     return Comlink.transfer(out, [out.buffer]);
+  },
+
+  /** Images and texts encoded so far by this worker. */
+  encodeCounts(): { images: number; texts: number } {
+    return { ...encoded };
   },
 
   /** Stop the running job at the next batch boundary (it rejects with a "cancelled" error). */

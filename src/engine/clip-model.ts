@@ -9,6 +9,7 @@ import { normalizeRows } from '../core/vector';
 import { float32ToHalf, halfToFloat32 } from '../core/float16';
 import { WorkbenchError, cancelledError } from '../data/errors';
 import { ModelFiles, type ProgressFn } from '../data/model-fetch';
+import { hashParts } from '../data/content-hash';
 import { onnxPath, REQUIRED_JSON, DTYPES, type Dtype, type Tower } from '../data/model-files';
 import {
   EngineSession,
@@ -44,6 +45,11 @@ export interface ModelInfo {
   probe: BackendProbe;
   /** Files read, with their size in bytes. */
   files: Record<string, number>;
+  /**
+   * Cache keys of the towers (xxHash128): vision = encoder file + preprocessor_config.json; text =
+   * encoder file + tokenizer files + context length. Equal fingerprints give equal embeddings.
+   */
+  fingerprints: { vision: string; text: string };
 }
 
 /** Called when something the user should know happens mid-run (e.g. the GPU was lost). */
@@ -161,7 +167,8 @@ export class ClipModel {
       const bytes = await files.bytes(path, onProgress, signal);
       sizes[path] = bytes.byteLength;
       if (signal?.aborted) throw cancelledError();
-      return { bytes, session: await EngineSession.create(bytes, backend, probe, path) };
+      const fileHash = await hashParts([bytes]);
+      return { bytes, fileHash, session: await EngineSession.create(bytes, backend, probe, path) };
     };
     const t = await load('text');
     const v = await load('vision').catch(async (e: unknown) => {
@@ -183,6 +190,16 @@ export class ClipModel {
       preprocess: pre,
       probe,
       files: sizes,
+      fingerprints: {
+        vision: await hashParts(['vision', v.fileHash, JSON.stringify(json['preprocessor_config.json'])]),
+        text: await hashParts([
+          'text',
+          t.fileHash,
+          JSON.stringify(json['tokenizer.json']),
+          JSON.stringify(tokCfg),
+          String(tokenizer.contextLength),
+        ]),
+      },
     };
     const model = new ClipModel(
       info,

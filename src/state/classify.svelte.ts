@@ -13,11 +13,12 @@ import {
   TEMPLATE_PRESETS,
   type TemplateSet,
 } from '../core/templates';
-import { resultsJson, predictionsCsv, type ClassifyRun } from '../core/results';
+import { resultsJson, predictionsCsv, type CacheStats, type ClassifyRun } from '../core/results';
 import { describeError, WorkbenchError } from '../data/errors';
 import type { PickedFile } from '../data/folder-intake';
-import type { AnalysisWorkerApi } from '../../workers/clip-api';
+import type { AnalysisWorkerApi, StoreWorkerApi, WriteResult } from '../../workers/clip-api';
 import type { EngineState, UserError } from './engine.svelte';
+import type { StorageState } from './storage.svelte';
 
 /**
  * Images per call into the model worker. Posting a File costs the main thread about half a
@@ -27,8 +28,17 @@ import type { EngineState, UserError } from './engine.svelte';
 const CHUNK = 32;
 /** Work bound (n·C·T·dim multiply-adds) for the per-template table before it samples images. */
 const TEMPLATE_BUDGET = 3e9;
+/** Image embeddings kept in memory across runs; beyond this the memory copy starts afresh (IndexedDB keeps all). */
+const MEMO_MAX_IMAGES = 200_000;
 
-export type RunPhase = 'idle' | 'texts' | 'images' | 'scoring' | 'done';
+interface Memo {
+  vision: string;
+  text: string;
+  images: Map<string, Float32Array>;
+  texts: Map<string, Float32Array>;
+}
+
+export type RunPhase = 'idle' | 'texts' | 'hashing' | 'images' | 'scoring' | 'done';
 
 export interface Progress {
   phase: RunPhase;
@@ -87,11 +97,27 @@ export class ClassifyState {
     }
   });
 
-  /** Embeddings of this model load, reused by re-runs with other classes or templates. */
-  private memo = { generation: -1, images: new WeakMap<Blob, Float32Array>(), texts: new Map<string, Float32Array>() };
+  /** Use the IndexedDB cache (read and write). The bench's `--no-cache` turns it off for a cold run. */
+  useCache = $state(true);
+  /** Set when the cache refused writes (quota): the run continues in memory. */
+  storageWarning = $state<string | null>(null);
+
+  /** Embeddings held in memory, keyed by tower fingerprint and content hash / prompt. */
+  private memo: Memo = { vision: '', text: '', images: new Map(), texts: new Map() };
+  /** Content hash of each picked File (a File's bytes cannot change while it is held). */
+  private hashMemo = new WeakMap<Blob, string>();
+  /** Cache writes of the current run, awaited before it reports. */
+  private writes: Promise<void>[] = [];
   private analysis: Comlink.Remote<AnalysisWorkerApi> | null = null;
 
-  constructor(private engine: EngineState) {}
+  private store: Comlink.Remote<StoreWorkerApi>;
+
+  constructor(
+    private engine: EngineState,
+    private storage: StorageState,
+  ) {
+    this.store = storage.store;
+  }
 
   private analysisApi(): Comlink.Remote<AnalysisWorkerApi> {
     if (!this.analysis) {
@@ -179,14 +205,97 @@ export class ClassifyState {
     this.engine.cancel();
   }
 
-  private memoFor(generation: number) {
-    if (this.memo.generation !== generation) {
-      this.memo = { generation, images: new WeakMap(), texts: new Map() };
+  private memoFor(vision: string, text: string) {
+    if (this.memo.vision !== vision || this.memo.images.size > MEMO_MAX_IMAGES) {
+      this.memo.vision = vision;
+      this.memo.images = new Map();
     }
+    if (this.memo.text !== text) this.memo = { ...this.memo, text, texts: new Map() };
     return this.memo;
   }
 
-  /** Run the evaluation. Embeddings already computed with this model load are reused. */
+  /** Record a write's outcome: a refused write (quota) turns into the visible in-memory warning. */
+  private noteWrite(p: Promise<WriteResult>): Promise<void> {
+    return p.then((r) => {
+      if (!r.stored && this.storageWarning === null) {
+        this.storageWarning =
+          `${r.message ?? 'Embeddings could not be stored.'} The run continues in memory and its results are ` +
+          'complete, but new embeddings will not be cached for next time. Free space in the Storage tab.';
+      }
+    });
+  }
+
+  /**
+   * Content hashes of the images (memoized per File) and their cached embeddings: those already in
+   * memory are not looked up again; the rest are hashed and read in the cache worker.
+   */
+  private async lookupImages(
+    memo: Memo,
+    blobs: Blob[],
+    dim: number,
+    onHashed: (done: number) => void,
+  ): Promise<{ hashes: (string | null)[]; unreadable: Map<number, string>; hashMs: number; readMs: number }> {
+    const hashes = blobs.map((b) => this.hashMemo.get(b) ?? null);
+    const need = blobs.map((_, i) => i).filter((i) => hashes[i] === null || !memo.images.has(hashes[i]!));
+    const unreadable = new Map<number, string>();
+    if (need.length === 0) return { hashes, unreadable, hashMs: 0, readMs: 0 };
+    const offset = blobs.length - need.length;
+    const look = await this.store.lookupImages(
+      memo.vision,
+      dim,
+      need.map((i) => blobs[i]!),
+      this.useCache,
+      Comlink.proxy((done: number) => onHashed(offset + done)),
+    );
+    need.forEach((i, k) => {
+      const h = look.hashes[k] ?? null;
+      hashes[i] = h;
+      if (h === null) return;
+      this.hashMemo.set(blobs[i]!, h);
+      if (look.found[k]) memo.images.set(h, look.embeddings.slice(k * dim, (k + 1) * dim));
+    });
+    for (const u of look.unreadable) unreadable.set(need[u.index]!, u.reason);
+    return { hashes, unreadable, hashMs: look.hashMs, readMs: look.readMs };
+  }
+
+  /** Prompt embeddings from memory, then the cache, then the text encoder (new ones are cached). */
+  private async promptEmbeddings(memo: Memo, prompts: string[], dim: number, cache: CacheStats): Promise<Float32Array> {
+    const unique = [...new Set(prompts)];
+    let todo = unique.filter((p) => !memo.texts.has(p));
+    if (this.useCache && todo.length > 0) {
+      const got = await this.store.lookupTexts(memo.text, dim, todo);
+      todo.forEach((p, i) => got.found[i] && memo.texts.set(p, got.embeddings.slice(i * dim, (i + 1) * dim)));
+      todo = todo.filter((p) => !memo.texts.has(p));
+    }
+    cache.text_hits = unique.length - todo.length;
+    cache.text_misses = todo.length;
+    if (todo.length > 0) {
+      this.progress = {
+        phase: 'texts',
+        label: 'Encoding prompts',
+        unit: 'prompts',
+        done: 0,
+        total: todo.length,
+        startedAt: performance.now(),
+      };
+      const emb = await this.engine.embedTexts(todo, (p) => this.progress && (this.progress.done = p.done));
+      todo.forEach((p, i) => memo.texts.set(p, emb.slice(i * dim, (i + 1) * dim)));
+      if (this.useCache) {
+        this.writes.push(
+          this.noteWrite(this.store.storeTexts(memo.text, todo, Comlink.transfer(emb, [emb.buffer]), dim)),
+        );
+      }
+    }
+    const out = new Float32Array(prompts.length * dim);
+    prompts.forEach((p, i) => out.set(memo.texts.get(p)!, i * dim));
+    return out;
+  }
+
+  /**
+   * Run the evaluation. Embeddings come from memory or the IndexedDB cache when this model already
+   * computed them (keyed by content, not file name); only the rest is encoded, and cached as it goes,
+   * so a reload mid-run loses nothing.
+   */
   async start(limit = Infinity): Promise<boolean> {
     const d = this.dataset;
     const info = this.engine.info;
@@ -199,36 +308,78 @@ export class ClassifyState {
     this.running = true;
     this.error = null;
     this.failed = [];
-    const memo = this.memoFor(this.engine.generation);
+    this.storageWarning = null;
+    this.writes = [];
+    const tStart = performance.now();
+    // Cache keys: the tower fingerprints, plus the backend (WebGPU and WASM agree to about 1e-3, not
+    // exactly, and a run must be reproducible on the backend it reports) and the resize mode.
+    const visionKey = `${info.fingerprints.vision}:${info.backend}${this.engine.resizeMode === 'pil' ? '' : ':browser-resize'}`;
+    const memo = this.memoFor(visionKey, `${info.fingerprints.text}:${info.backend}`);
     const classes = d.layout.classes;
     const classNames = [...this.classNames];
     const images = Number.isFinite(limit) ? d.layout.images.slice(0, limit) : d.layout.images;
+    const blobs = images.map((im) => d.entries[im.entry]!.file);
     const dim = info.embeddingDim;
+    const cache: CacheStats = { enabled: this.useCache, image_hits: 0, image_misses: 0, text_hits: 0, text_misses: 0 };
+    const runId = crypto.randomUUID();
+    let runRecorded = false;
     try {
-      // 1. Texts: every class × template prompt, only those not embedded yet.
-      const t0 = performance.now();
-      const prompts = promptGrid(classNames, set.templates);
-      const todoTexts = [...new Set(prompts.filter((p) => !memo.texts.has(p)))];
-      if (todoTexts.length > 0) {
-        this.progress = {
-          phase: 'texts',
-          label: 'Encoding prompts',
-          unit: 'prompts',
-          done: 0,
-          total: todoTexts.length,
-          startedAt: t0,
-        };
-        const emb = await this.engine.embedTexts(todoTexts, (p) => this.progress && (this.progress.done = p.done));
-        todoTexts.forEach((p, i) => memo.texts.set(p, emb.slice(i * dim, (i + 1) * dim)));
+      if (this.useCache) {
+        for (const [fingerprint, tower] of [
+          [visionKey, 'vision'],
+          [memo.text, 'text'],
+        ] as const) {
+          this.writes.push(this.noteWrite(this.store.touchModel({ fingerprint, tower, label: info.id, dim })));
+        }
       }
-      const promptEmb = new Float32Array(prompts.length * dim);
-      prompts.forEach((p, i) => promptEmb.set(memo.texts.get(p)!, i * dim));
+      // 1. Hash the images and read the cache in the cache worker while the prompts are encoded.
+      let hashed = 0;
+      const lookup = this.lookupImages(memo, blobs, dim, (n) => {
+        hashed = n;
+        if (this.progress?.phase === 'hashing') this.progress.done = n;
+      });
+      lookup.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
+      const t0 = performance.now();
+      const promptEmb = await this.promptEmbeddings(memo, promptGrid(classNames, set.templates), dim, cache);
       const embedTextsMs = performance.now() - t0;
+      this.progress = {
+        phase: 'hashing',
+        label: 'Checking the embedding cache',
+        unit: 'files',
+        done: hashed,
+        total: images.length,
+        startedAt: t0,
+      };
+      const { hashes, unreadable, hashMs, readMs } = await lookup;
 
-      // 2. Images, in chunks; failures are collected and never stop the run.
-      const t1 = performance.now();
-      const todo = images.map((im, i) => ({ im, i })).filter(({ im }) => !memo.images.has(d.entries[im.entry]!.file));
+      // 2. Encode the images nothing has embedded yet (each distinct content once), in chunks.
       const failed: Skipped[] = [];
+      const todo: number[] = [];
+      const queued = new Set<string>();
+      images.forEach((im, i) => {
+        const h = hashes[i];
+        if (h === null || h === undefined)
+          failed.push({ file: im.path, reason: unreadable.get(i) ?? 'it could not be read' });
+        else if (!memo.images.has(h) && !queued.has(h)) {
+          queued.add(h);
+          todo.push(i);
+        }
+      });
+      let stored = images.length - failed.length - todo.length;
+      if (this.useCache && todo.length > 0) {
+        const r = await this.store.beginRun({
+          id: runId,
+          dataset: d.name,
+          modelLabel: info.id,
+          visionModel: visionKey,
+          totalImages: images.length,
+          storedImages: stored,
+          startedAt: Date.now(),
+          updatedAt: Date.now(),
+        });
+        runRecorded = r.stored;
+      }
+      const t1 = performance.now();
       this.progress = {
         phase: 'images',
         label: 'Encoding images',
@@ -237,19 +388,35 @@ export class ClassifyState {
         total: images.length,
         startedAt: t1,
       };
+      this.failed = [...failed];
       for (let s = 0; s < todo.length; s += CHUNK) {
         const chunk = todo.slice(s, s + CHUNK);
-        const res = await this.engine.embedImages(
-          chunk.map(({ im }) => ({ name: im.path, blob: d.entries[im.entry]!.file })),
-        );
+        const res = await this.engine.embedImages(chunk.map((i) => ({ name: images[i]!.path, blob: blobs[i]! })));
         const bad = new Map(res.failed.map((f) => [f.index, f.reason]));
-        chunk.forEach(({ im }, k) => {
+        const okRows: number[] = [];
+        chunk.forEach((i, k) => {
           const reason = bad.get(k);
-          const blob = d.entries[im.entry]!.file;
-          if (reason !== undefined) failed.push({ file: im.path, reason });
-          else memo.images.set(blob, res.embeddings.slice(k * dim, (k + 1) * dim));
+          if (reason !== undefined) failed.push({ file: images[i]!.path, reason });
+          else {
+            memo.images.set(hashes[i]!, res.embeddings.slice(k * dim, (k + 1) * dim));
+            okRows.push(k);
+          }
         });
-        this.failed = [...failed];
+        cache.image_misses += okRows.length;
+        stored += okRows.length;
+        if (this.useCache && okRows.length > 0) {
+          const packed = new Float32Array(okRows.length * dim);
+          okRows.forEach((k, j) => packed.set(res.embeddings.subarray(k * dim, (k + 1) * dim), j * dim));
+          const write = this.store.storeImages(
+            visionKey,
+            okRows.map((k) => hashes[chunk[k]!]!),
+            Comlink.transfer(packed, [packed.buffer]),
+            dim,
+            runRecorded ? { id: runId, storedImages: stored } : undefined,
+          );
+          this.writes.push(this.noteWrite(write));
+        }
+        if (bad.size > 0) this.failed = [...failed];
         if (this.progress) this.progress.done += chunk.length;
       }
       const embedImagesMs = performance.now() - t1;
@@ -264,11 +431,12 @@ export class ClassifyState {
         startedAt: performance.now(),
       };
       const t2 = performance.now();
-      const scored = images.filter((im) => memo.images.has(d.entries[im.entry]!.file));
-      const imageEmb = new Float32Array(scored.length * dim);
-      scored.forEach((im, i) => imageEmb.set(memo.images.get(d.entries[im.entry]!.file)!, i * dim));
-      const labels = Int32Array.from(scored.map((im) => im.label));
-      if (scored.length === 0)
+      const scoredIdx = images.map((_, i) => i).filter((i) => hashes[i] && memo.images.has(hashes[i]!));
+      cache.image_hits = scoredIdx.length - cache.image_misses;
+      const imageEmb = new Float32Array(scoredIdx.length * dim);
+      scoredIdx.forEach((i, r) => imageEmb.set(memo.images.get(hashes[i]!)!, r * dim));
+      const labels = Int32Array.from(scoredIdx.map((i) => images[i]!.label));
+      if (scoredIdx.length === 0)
         throw new WorkbenchError('bad-input', 'None of the images could be read, so there is nothing to score.');
       const result = await this.analysisApi().score(
         Comlink.transfer(
@@ -286,7 +454,15 @@ export class ClassifyState {
         ),
       );
       const scoreMs = performance.now() - t2;
-      const hashes = await this.engine.fileHashes();
+      await Promise.all(this.writes);
+      if (this.useCache) await this.noteWrite(this.store.touchDataset(visionKey, d.name, new Set(hashes).size));
+      if (this.useCache) {
+        // This run covered any earlier run of the same folder and model that a reload interrupted.
+        for (const r of await this.store.openRuns()) {
+          if (r.dataset === d.name && r.visionModel === visionKey) await this.store.endRun(r.id);
+        }
+      }
+      const fileHashes = await this.engine.fileHashes();
       this.run = {
         manifest: {
           app_version: __APP_VERSION__,
@@ -294,7 +470,7 @@ export class ClassifyState {
           model: {
             id: info.id,
             origin: info.origin,
-            files: hashes,
+            files: fileHashes,
             logit_scale: info.logitScale,
             logit_scale_source: info.logitScaleSource,
             embedding_dim: dim,
@@ -312,7 +488,7 @@ export class ClassifyState {
         totalImages: images.length,
         failed,
         skipped: d.layout.skipped,
-        files: scored.map((im) => im.path),
+        files: scoredIdx.map((i) => images[i]!.path),
         labels,
         metrics: result.metrics,
         predictions: result.predictions,
@@ -320,10 +496,15 @@ export class ClassifyState {
         perTemplateImages: result.perTemplateImages,
         timing: {
           model_load_ms: Math.round(this.engine.loadMs),
+          total_ms: Math.round(performance.now() - tStart),
           embed_images_ms: Math.round(embedImagesMs),
           embed_texts_ms: Math.round(embedTextsMs),
+          hash_ms: Math.round(hashMs),
+          cache_read_ms: Math.round(readMs),
           score_ms: Math.round(scoreMs),
         },
+        cache,
+        cacheWarning: this.storageWarning,
       };
       this.progress = null;
       return true;
@@ -332,7 +513,10 @@ export class ClassifyState {
       this.progress = null;
       return false;
     } finally {
+      // Finished, cancelled or failed: the run is no longer one to resume after a reload.
+      if (runRecorded) await this.store.endRun(runId).catch(() => undefined);
       this.running = false;
+      void this.storage.refresh();
     }
   }
 

@@ -127,6 +127,11 @@ export class EngineState {
     return this.api.fileHashes();
   }
 
+  /** Images and texts the model worker has encoded since the page opened (tests count them). */
+  encodeCounts(): Promise<{ images: number; texts: number }> {
+    return this.api.encodeCounts();
+  }
+
   /** Testing hook, reachable from automation: destroy the GPU device under the running model. */
   loseDeviceForTesting(): Promise<boolean> {
     return this.api.loseDeviceForTesting();

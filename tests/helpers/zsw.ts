@@ -19,6 +19,7 @@ export interface ZswHandle {
     notices: string[];
     load(source: ModelSource, backend: string, dtype: string): Promise<boolean>;
     loseDeviceForTesting(): Promise<boolean>;
+    encodeCounts(): Promise<{ images: number; texts: number }>;
   };
   demo: { predictions: ({ prob: number }[] | null)[]; resetEmbeddings(): void };
   classify: {
@@ -30,9 +31,18 @@ export interface ZswHandle {
     progress: { phase: string; done: number; total: number } | null;
     failed: { file: string; reason: string }[];
     run: unknown;
+    classNamesSource: string;
+    useCache: boolean;
+    storageWarning: string | null;
     setTemplateChoice(choice: string): void;
     start(limit?: number): Promise<boolean>;
     resultsJson(): Record<string, unknown> | null;
+  };
+  storage: {
+    interrupted: { id: string; dataset: string; totalImages: number; storedImages: number }[];
+    models: { fingerprint: string; tower: string; count: number; label: string }[];
+    refresh(): Promise<void>;
+    store: { countImages(model: string): Promise<number> };
   };
 }
 

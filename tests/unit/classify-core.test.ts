@@ -278,14 +278,26 @@ describe('exports', () => {
     predictions: pred,
     perTemplate: null,
     perTemplateImages: 0,
-    timing: { model_load_ms: 1, embed_images_ms: 1000, embed_texts_ms: 1, score_ms: 1 },
+    timing: {
+      model_load_ms: 1,
+      total_ms: 1300,
+      embed_images_ms: 1000,
+      embed_texts_ms: 1,
+      hash_ms: 5,
+      cache_read_ms: 0,
+      score_ms: 1,
+    },
+    // One image came from the cache, two were encoded (so 2 per second of encoding).
+    cache: { enabled: true, image_hits: 1, image_misses: 2, text_hits: 0, text_misses: 4 },
+    cacheWarning: null,
   };
   test('results JSON has the bench keys', () => {
     const j = resultsJson(run) as {
       metrics: Record<string, unknown>;
       dataset: Record<string, unknown>;
       predictions: { label: string; pred: string; top5: [string, number][] }[];
-      timing: { images_per_sec: number };
+      timing: { images_per_sec: number; cache_reads_per_sec: number | null };
+      cache: Record<string, unknown>;
     };
     expect(j.metrics.acc1).toBe(0.5);
     expect(j.metrics.acc5).toBeNull();
@@ -294,6 +306,8 @@ describe('exports', () => {
     expect(j.predictions[1]).toMatchObject({ label: 'cat', pred: 'dog, big' });
     expect(j.predictions[1]!.top5[0]![0]).toBe('dog, big');
     expect(j.timing.images_per_sec).toBe(2);
+    expect(j.timing.cache_reads_per_sec).toBeNull(); // no read time measured
+    expect(j.cache).toMatchObject({ image_hits: 1, image_misses: 2, text_hits: 0, text_misses: 4 });
   });
   test('CSV quotes fields with commas and quotes', () => {
     expect(csvField('a,b')).toBe('"a,b"');

@@ -1,0 +1,175 @@
+/**
+ * The embedding cache worker: hashes image bytes and reads and writes IndexedDB, so none of that
+ * work sits on the main thread. A storage failure (quota, private mode) never fails a run: writes
+ * report `{ stored: false, message }` and the caller continues with what it holds in memory.
+ */
+import * as Comlink from 'comlink';
+import { hashBlobs } from '../src/data/content-hash';
+import {
+  EmbeddingStore,
+  StorageFullError,
+  type ModelRecord,
+  type ModelUsage,
+  type RunRecord,
+} from '../src/storage/embedding-store';
+
+export interface ImageLookup {
+  /** Content hash per blob; null where the file could not be read (see `unreadable`). */
+  hashes: (string | null)[];
+  unreadable: { index: number; reason: string }[];
+  /** 1 where a cached embedding was found. */
+  found: Uint8Array;
+  /** n×dim, zero rows where not found. */
+  embeddings: Float32Array;
+  hashMs: number;
+  readMs: number;
+}
+
+export interface WriteResult {
+  stored: boolean;
+  /** Why nothing was stored (quota, storage unavailable); shown to the user. */
+  message?: string;
+}
+
+let store: Promise<EmbeddingStore> | null = null;
+
+function open(): Promise<EmbeddingStore> {
+  store ??= EmbeddingStore.open().catch((e: unknown) => {
+    store = null;
+    throw e;
+  });
+  return store;
+}
+
+/** The store, or null when IndexedDB cannot be opened here (lookups then find nothing). */
+async function tryOpen(): Promise<EmbeddingStore | null> {
+  try {
+    return await open();
+  } catch {
+    return null;
+  }
+}
+
+async function guardWrite(body: (s: EmbeddingStore) => Promise<void>): Promise<WriteResult> {
+  let s: EmbeddingStore;
+  try {
+    s = await open();
+  } catch (e) {
+    return {
+      stored: false,
+      message: `IndexedDB is not available here (${e instanceof Error ? e.message : String(e)}).`,
+    };
+  }
+  try {
+    await body(s);
+    return { stored: true };
+  } catch (e) {
+    if (e instanceof StorageFullError) return { stored: false, message: e.message };
+    return { stored: false, message: `Storing embeddings failed (${e instanceof Error ? e.message : String(e)}).` };
+  }
+}
+
+const api = {
+  /**
+   * Hash the images' bytes and read the embeddings cached under `model` (a vision fingerprint). With
+   * `read` false only the hashes are computed (a cold run).
+   */
+  async lookupImages(
+    model: string,
+    dim: number,
+    blobs: Blob[],
+    read: boolean,
+    onProgress?: (done: number) => void,
+  ): Promise<ImageLookup> {
+    const t0 = performance.now();
+    const { hashes, failed } = await hashBlobs(blobs, onProgress);
+    const hashMs = performance.now() - t0;
+    const t1 = performance.now();
+    const s = read ? await tryOpen() : null;
+    const present = hashes.map((h, i) => (h === null ? -1 : i)).filter((i) => i >= 0);
+    const found = new Uint8Array(blobs.length);
+    const embeddings = new Float32Array(blobs.length * dim);
+    if (s && present.length > 0) {
+      const got = await s.getImages(
+        model,
+        present.map((i) => hashes[i]!),
+        dim,
+      );
+      present.forEach((i, k) => {
+        if (got.found[k]) {
+          found[i] = 1;
+          embeddings.set(got.embeddings.subarray(k * dim, (k + 1) * dim), i * dim);
+        }
+      });
+    }
+    const unreadable = [...failed].map(([index, reason]) => ({ index, reason }));
+    const out: ImageLookup = { hashes, unreadable, found, embeddings, hashMs, readMs: performance.now() - t1 };
+    return Comlink.transfer(out, [embeddings.buffer]);
+  },
+
+  async lookupTexts(
+    model: string,
+    dim: number,
+    texts: string[],
+  ): Promise<{ found: Uint8Array; embeddings: Float32Array }> {
+    const s = await tryOpen();
+    const got = s
+      ? await s.getTexts(model, texts, dim)
+      : { found: new Uint8Array(texts.length), embeddings: new Float32Array(texts.length * dim) };
+    return Comlink.transfer(got, [got.embeddings.buffer]);
+  },
+
+  storeImages(
+    model: string,
+    hashes: string[],
+    embeddings: Float32Array,
+    dim: number,
+    run?: { id: string; storedImages: number },
+  ): Promise<WriteResult> {
+    return guardWrite((s) => s.putImages(model, hashes, embeddings, dim, run));
+  },
+
+  storeTexts(model: string, texts: string[], embeddings: Float32Array, dim: number): Promise<WriteResult> {
+    return guardWrite((s) => s.putTexts(model, texts, embeddings, dim));
+  },
+
+  touchModel(rec: Omit<ModelRecord, 'lastUsed'>): Promise<WriteResult> {
+    return guardWrite((s) => s.touchModel(rec));
+  },
+
+  touchDataset(model: string, name: string, images: number): Promise<WriteResult> {
+    return guardWrite((s) => s.touchDataset(model, name, images));
+  },
+
+  beginRun(rec: RunRecord): Promise<WriteResult> {
+    return guardWrite((s) => s.beginRun(rec));
+  },
+
+  async endRun(id: string): Promise<void> {
+    await (await tryOpen())?.endRun(id);
+  },
+
+  async openRuns(): Promise<RunRecord[]> {
+    return (await (await tryOpen())?.openRuns()) ?? [];
+  },
+
+  async usage(): Promise<ModelUsage[]> {
+    return (await (await tryOpen())?.usage()) ?? [];
+  },
+
+  async countImages(model: string): Promise<number> {
+    return (await (await tryOpen())?.countImages(model)) ?? 0;
+  },
+
+  async clearModel(fingerprint: string): Promise<void> {
+    await (await open()).clearModel(fingerprint);
+  },
+
+  async clearAll(): Promise<void> {
+    await (await open()).clearAll();
+  },
+};
+
+export type StoreWorkerApi = typeof api;
+
+Comlink.expose(api);
