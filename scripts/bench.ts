@@ -6,7 +6,7 @@
  *   npm run bench -- --model <dir|url|hub id> --data <folder> [--templates openai80|openai7|simple|<file>]
  *                    [--backend auto|webgpu|wasm] [--dtype auto|fp32|fp16|q8] [--limit N] [--out results.json]
  *                    [--resize pil|browser] [--classnames <classes.json|classnames.txt>]
- *                    [--profile <dir>] [--no-cache]
+ *                    [--profile <dir>] [--no-cache] [--port 4179]
  *
  * The browser profile (default .cache/bench-profile) persists between runs, so the embedding cache in
  * its IndexedDB makes a second run with other classes or templates encode no image; `--no-cache`
@@ -35,6 +35,8 @@ const { values: opts } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     classnames: { type: 'string' },
     profile: { type: 'string', default: '.cache/bench-profile' },
+    // The cache lives in the profile per origin, so the app is served on the same port every run.
+    port: { type: 'string', default: '4179' },
     'no-cache': { type: 'boolean', default: false },
   },
 });
@@ -99,6 +101,7 @@ async function main() {
     outDir: '.cache/bench-dist',
     rebuild: !opts['no-build'],
     modelsDir: modelDir ? path.dirname(modelDir) : undefined,
+    port: Number(opts.port),
   });
   const appUrl = app.url;
 

@@ -18,6 +18,8 @@ export async function serveBuiltApp(opts: {
   outDir: string;
   modelsDir?: string;
   rebuild?: boolean;
+  /** A fixed port keeps the origin, and with it the browser profile's IndexedDB, the same across runs. */
+  port?: number;
 }): Promise<BuiltApp> {
   const outDir = path.resolve(REPO, opts.outDir);
   if (opts.rebuild !== false || !fs.existsSync(path.join(outDir, 'index.html'))) {
@@ -28,7 +30,7 @@ export async function serveBuiltApp(opts: {
     root: REPO,
     logLevel: 'error',
     build: { outDir },
-    preview: { port: 0, strictPort: false, host: '127.0.0.1' },
+    preview: { port: opts.port ?? 0, strictPort: opts.port !== undefined, host: '127.0.0.1' },
   });
   const url = server.resolvedUrls?.local[0]?.replace(/\/$/, '');
   if (!url) throw new Error('the preview server did not report a URL');

@@ -4,5 +4,5 @@ export type { ModelInfo, LoadOptions, BackendChoice, DtypeChoice } from '../src/
 export type { BackendProbe } from '../src/engine/ort-engine';
 export type { FileProgress } from '../src/data/model-fetch';
 export type { AnalysisWorkerApi, ScoreRequest, ScoreResult } from './analysis.worker';
-export type { StoreWorkerApi, ImageLookup, WriteResult } from './store.worker';
+export type { StoreWorkerApi, WriteResult } from './store.worker';
 export type { ModelUsage, RunRecord } from '../src/storage/embedding-store';

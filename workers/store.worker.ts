@@ -1,10 +1,9 @@
 /**
- * The embedding cache worker: hashes image bytes and reads and writes IndexedDB, so none of that
- * work sits on the main thread. A storage failure (quota, private mode) never fails a run: writes
+ * The embedding cache worker: reads and writes IndexedDB (bulk reads, one transaction per batch of
+ * writes), so none of that work sits on the main thread. A storage failure (quota, private mode) never fails a run: writes
  * report `{ stored: false, message }` and the caller continues with what it holds in memory.
  */
 import * as Comlink from 'comlink';
-import { hashBlobs } from '../src/data/content-hash';
 import {
   EmbeddingStore,
   StorageFullError,
@@ -12,18 +11,6 @@ import {
   type ModelUsage,
   type RunRecord,
 } from '../src/storage/embedding-store';
-
-export interface ImageLookup {
-  /** Content hash per blob; null where the file could not be read (see `unreadable`). */
-  hashes: (string | null)[];
-  unreadable: { index: number; reason: string }[];
-  /** 1 where a cached embedding was found. */
-  found: Uint8Array;
-  /** n×dim, zero rows where not found. */
-  embeddings: Float32Array;
-  hashMs: number;
-  readMs: number;
-}
 
 export interface WriteResult {
   stored: boolean;
@@ -70,41 +57,18 @@ async function guardWrite(body: (s: EmbeddingStore) => Promise<void>): Promise<W
 }
 
 const api = {
-  /**
-   * Hash the images' bytes and read the embeddings cached under `model` (a vision fingerprint). With
-   * `read` false only the hashes are computed (a cold run).
-   */
-  async lookupImages(
+  /** Cached embeddings of these image hashes under `model` (a vision key), packed n×dim. */
+  async readImages(
     model: string,
     dim: number,
-    blobs: Blob[],
-    read: boolean,
-    onProgress?: (done: number) => void,
-  ): Promise<ImageLookup> {
+    hashes: string[],
+  ): Promise<{ found: Uint8Array; embeddings: Float32Array; readMs: number }> {
     const t0 = performance.now();
-    const { hashes, failed } = await hashBlobs(blobs, onProgress);
-    const hashMs = performance.now() - t0;
-    const t1 = performance.now();
-    const s = read ? await tryOpen() : null;
-    const present = hashes.map((h, i) => (h === null ? -1 : i)).filter((i) => i >= 0);
-    const found = new Uint8Array(blobs.length);
-    const embeddings = new Float32Array(blobs.length * dim);
-    if (s && present.length > 0) {
-      const got = await s.getImages(
-        model,
-        present.map((i) => hashes[i]!),
-        dim,
-      );
-      present.forEach((i, k) => {
-        if (got.found[k]) {
-          found[i] = 1;
-          embeddings.set(got.embeddings.subarray(k * dim, (k + 1) * dim), i * dim);
-        }
-      });
-    }
-    const unreadable = [...failed].map(([index, reason]) => ({ index, reason }));
-    const out: ImageLookup = { hashes, unreadable, found, embeddings, hashMs, readMs: performance.now() - t1 };
-    return Comlink.transfer(out, [embeddings.buffer]);
+    const s = await tryOpen();
+    const got = s
+      ? await s.getImages(model, hashes, dim)
+      : { found: new Uint8Array(hashes.length), embeddings: new Float32Array(hashes.length * dim) };
+    return Comlink.transfer({ ...got, readMs: performance.now() - t0 }, [got.embeddings.buffer]);
   },
 
   async lookupTexts(

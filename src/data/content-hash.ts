@@ -1,13 +1,17 @@
 /**
- * Content hashes (xxHash128, hex) of image files and model files: the cache keys of embeddings. Files
- * are read in groups through one concatenated Blob, which costs one read per group instead of one
- * per file; that is what makes hashing thousands of small images fast.
+ * Content hashes (xxHash128, hex) of image files and model files: the cache keys of embeddings.
  */
 import { createXXHash128, type IHasher } from 'hash-wasm';
 
-/** A group holds at most this many files and bytes (big photos get small groups). */
-const GROUP_FILES = 256;
-const GROUP_BYTES = 32 << 20;
+/**
+ * Reads in flight at once. Reading a picked File costs a round trip to the browser's blob store, not
+ * CPU, so a few lanes of parallel reads keep it busy; measured in Chromium on the 8,000 CIFAR-10 train
+ * files, 4 lanes take ~2 s where one read at a time takes ~3 s, and more lanes gain nothing.
+ */
+const LANES = 4;
+/** Files a lane reads together (one Promise.all); bounded in bytes below so big photos stay few. */
+const LANE_FILES = 64;
+const LANE_BYTES = 64 << 20;
 
 let shared: Promise<IHasher> | null = null;
 
@@ -36,13 +40,13 @@ export async function hashParts(parts: (Uint8Array | string)[]): Promise<string>
   return h.digest('hex');
 }
 
-/** Consecutive index ranges [start, end) whose files fit one read. */
+/** Consecutive index ranges [start, end) read together by one lane. */
 function groups(blobs: readonly Blob[]): [number, number][] {
   const out: [number, number][] = [];
   let start = 0;
   let bytes = 0;
   blobs.forEach((b, i) => {
-    if (i > start && (i - start >= GROUP_FILES || bytes + b.size > GROUP_BYTES)) {
+    if (i > start && (i - start >= LANE_FILES || bytes + b.size > LANE_BYTES)) {
       out.push([start, i]);
       start = i;
       bytes = 0;
@@ -54,8 +58,9 @@ function groups(blobs: readonly Blob[]): [number, number][] {
 }
 
 /**
- * Hash every blob's bytes. A file that cannot be read gets `null` and its reason in `failed`, so one
- * unreadable file never stops the others.
+ * Hash every blob's bytes. Reads are asynchronous and hashing a file takes microseconds, so this
+ * runs on the main thread without long tasks (and without the cost of posting thousands of Files to
+ * a worker). A file that cannot be read gets `null` and its reason in `failed`; the others go on.
  */
 export async function hashBlobs(
   blobs: readonly Blob[],
@@ -65,41 +70,28 @@ export async function hashBlobs(
   const h = await hasher();
   const hashes: (string | null)[] = new Array<string | null>(blobs.length).fill(null);
   const failed = new Map<number, string>();
-  const digestAll = (buf: Uint8Array, start: number, end: number) => {
-    let off = 0;
-    for (let i = start; i < end; i++) {
-      const size = blobs[i]!.size;
-      h.init();
-      h.update(buf.subarray(off, off + size));
-      hashes[i] = h.digest('hex');
-      off += size;
+  const gs = groups(blobs);
+  let next = 0;
+  let done = 0;
+  const lane = async () => {
+    while (next < gs.length) {
+      if (signal?.aborted) throw new DOMException('Cancelled.', 'AbortError');
+      const [start, end] = gs[next++]!;
+      const reads = await Promise.allSettled(blobs.slice(start, end).map((b) => b.arrayBuffer()));
+      reads.forEach((r, k) => {
+        if (r.status === 'fulfilled') {
+          h.init();
+          h.update(new Uint8Array(r.value));
+          hashes[start + k] = h.digest('hex');
+        } else {
+          const e: unknown = r.reason;
+          failed.set(start + k, `it could not be read (${e instanceof Error ? e.message : String(e)})`);
+        }
+      });
+      done += end - start;
+      onProgress?.(done);
     }
   };
-  // Read the next group while hashing the current one.
-  const read = (g: [number, number]) =>
-    new Blob(blobs.slice(g[0], g[1]))
-      .arrayBuffer()
-      .then((b) => ({ ok: true as const, buf: new Uint8Array(b) }))
-      .catch((e: unknown) => ({ ok: false as const, error: e }));
-  const gs = groups(blobs);
-  let next = gs.length > 0 ? read(gs[0]!) : null;
-  for (let k = 0; k < gs.length; k++) {
-    if (signal?.aborted) throw new DOMException('Cancelled.', 'AbortError');
-    const [start, end] = gs[k]!;
-    const cur = await next!;
-    next = k + 1 < gs.length ? read(gs[k + 1]!) : null;
-    if (cur.ok) digestAll(cur.buf, start, end);
-    else {
-      // One file of the group is unreadable (deleted or changed since it was picked): read them one by one.
-      for (let i = start; i < end; i++) {
-        try {
-          digestAll(new Uint8Array(await blobs[i]!.arrayBuffer()), i, i + 1);
-        } catch (e) {
-          failed.set(i, `it could not be read (${e instanceof Error ? e.message : String(e)})`);
-        }
-      }
-    }
-    onProgress?.(end);
-  }
+  await Promise.all(Array.from({ length: Math.min(LANES, gs.length) }, lane));
   return { hashes, failed };
 }

@@ -15,6 +15,7 @@ import {
 } from '../core/templates';
 import { resultsJson, predictionsCsv, type CacheStats, type ClassifyRun } from '../core/results';
 import { describeError, WorkbenchError } from '../data/errors';
+import { hashBlobs } from '../data/content-hash';
 import type { PickedFile } from '../data/folder-intake';
 import type { AnalysisWorkerApi, StoreWorkerApi, WriteResult } from '../../workers/clip-api';
 import type { EngineState, UserError } from './engine.svelte';
@@ -226,8 +227,10 @@ export class ClassifyState {
   }
 
   /**
-   * Content hashes of the images (memoized per File) and their cached embeddings: those already in
-   * memory are not looked up again; the rest are hashed and read in the cache worker.
+   * Content hashes of the images (memoized per File) and their cached embeddings. Hashing runs here,
+   * alongside the prompt encoding in the model worker: reading a File is asynchronous and hashing it
+   * takes microseconds, while posting thousands of Files to a worker would cost the main thread more.
+   * The IndexedDB read happens in the cache worker, in one bulk transaction.
    */
   private async lookupImages(
     memo: Memo,
@@ -235,27 +238,30 @@ export class ClassifyState {
     dim: number,
     onHashed: (done: number) => void,
   ): Promise<{ hashes: (string | null)[]; unreadable: Map<number, string>; hashMs: number; readMs: number }> {
+    const t0 = performance.now();
     const hashes = blobs.map((b) => this.hashMemo.get(b) ?? null);
-    const need = blobs.map((_, i) => i).filter((i) => hashes[i] === null || !memo.images.has(hashes[i]!));
+    const toHash = blobs.map((_, i) => i).filter((i) => hashes[i] === null);
     const unreadable = new Map<number, string>();
-    if (need.length === 0) return { hashes, unreadable, hashMs: 0, readMs: 0 };
-    const offset = blobs.length - need.length;
-    const look = await this.store.lookupImages(
-      memo.vision,
-      dim,
-      need.map((i) => blobs[i]!),
-      this.useCache,
-      Comlink.proxy((done: number) => onHashed(offset + done)),
-    );
-    need.forEach((i, k) => {
-      const h = look.hashes[k] ?? null;
-      hashes[i] = h;
-      if (h === null) return;
-      this.hashMemo.set(blobs[i]!, h);
-      if (look.found[k]) memo.images.set(h, look.embeddings.slice(k * dim, (k + 1) * dim));
-    });
-    for (const u of look.unreadable) unreadable.set(need[u.index]!, u.reason);
-    return { hashes, unreadable, hashMs: look.hashMs, readMs: look.readMs };
+    const offset = blobs.length - toHash.length;
+    if (toHash.length > 0) {
+      const r = await hashBlobs(
+        toHash.map((i) => blobs[i]!),
+        (done) => onHashed(offset + done),
+      );
+      toHash.forEach((i, k) => {
+        const h = r.hashes[k] ?? null;
+        hashes[i] = h;
+        if (h !== null) this.hashMemo.set(blobs[i]!, h);
+        const reason = r.failed.get(k);
+        if (reason !== undefined) unreadable.set(i, reason);
+      });
+    }
+    const hashMs = performance.now() - t0;
+    const missing = [...new Set(hashes.filter((h): h is string => h !== null && !memo.images.has(h)))];
+    if (!this.useCache || missing.length === 0) return { hashes, unreadable, hashMs, readMs: 0 };
+    const got = await this.store.readImages(memo.vision, dim, missing);
+    missing.forEach((h, k) => got.found[k] && memo.images.set(h, got.embeddings.slice(k * dim, (k + 1) * dim)));
+    return { hashes, unreadable, hashMs, readMs: got.readMs };
   }
 
   /** Prompt embeddings from memory, then the cache, then the text encoder (new ones are cached). */

@@ -16,6 +16,10 @@ export const DB_VERSION = 2;
 
 export type Tower = 'vision' | 'text';
 
+/** Bulk reads use getAll when at least BULK_MIN keys are wanted and the model holds at most BULK_RATIO× as many. */
+const BULK_MIN = 256;
+const BULK_RATIO = 3;
+
 export interface ImageRecord {
   model: string;
   hash: string;
@@ -178,13 +182,24 @@ export class EmbeddingStore {
     const tx = this.db.transaction(store, 'readonly');
     const os = tx.objectStore(store);
     const unique = [...new Set(keys)];
-    const values = await Promise.all(unique.map((k) => os.get([model, k])));
-    await tx.done;
     const byKey = new Map<string, Float32Array>();
-    unique.forEach((k, i) => {
-      const v = values[i];
+    const keep = (k: string, v: ImageRecord | TextRecord | undefined) => {
       if (v && v.emb.length === dim) byKey.set(k, v.emb);
-    });
+    };
+    // Most of this model's records wanted (a re-run of a dataset): one getAll over the model's key
+    // range is several times faster than a get per key. Otherwise, all gets in flight at once.
+    const stored = unique.length >= BULK_MIN ? await os.count(modelRange(model)) : Infinity;
+    if (stored <= BULK_RATIO * unique.length) {
+      const wanted = new Set(unique);
+      for (const v of await os.getAll(modelRange(model))) {
+        const k = 'hash' in v ? v.hash : v.text;
+        if (wanted.has(k)) keep(k, v);
+      }
+    } else {
+      const values = await Promise.all(unique.map((k) => os.get([model, k])));
+      unique.forEach((k, i) => keep(k, values[i]));
+    }
+    await tx.done;
     keys.forEach((k, i) => {
       const e = byKey.get(k);
       if (e) {

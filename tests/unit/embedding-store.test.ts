@@ -45,6 +45,23 @@ describe('embedding store', () => {
     s.close();
   });
 
+  test('bulk reads (getAll path) and sparse reads (per-key path) return the same rows', async () => {
+    const s = await EmbeddingStore.open(dbName());
+    const hashes = Array.from({ length: 600 }, (_, i) => `h${i}`);
+    await s.putImages('m1', hashes, rows(600), DIM);
+    await s.putImages('m0', ['h5'], rows(1, 99), DIM); // a neighbouring model's key range
+    await s.putImages('m2', ['h5'], rows(1, 98), DIM);
+    const wanted = [...hashes.slice(0, 400).reverse(), 'absent'];
+    const bulk = await s.getImages('m1', wanted, DIM); // 401 wanted of 600 stored: getAll
+    const sparse = await s.getImages('m1', wanted.slice(0, 100), DIM); // 100 < 256: per key
+    expect(bulk.found.reduce((a, b) => a + b, 0)).toBe(400);
+    expect(bulk.found[400]).toBe(0);
+    expect(bulk.embeddings[0]).toBe(399);
+    expect(Array.from(bulk.embeddings.subarray(0, 100 * DIM))).toEqual(Array.from(sparse.embeddings));
+    expect(bulk.embeddings[(399 - 5) * DIM]).toBe(5); // h5 from m1, not from m0 or m2
+    s.close();
+  });
+
   test('a stored row of another size (a different model under a colliding key) is a miss', async () => {
     const s = await EmbeddingStore.open(dbName());
     await s.putImages('m1', ['h0'], rows(1), DIM);
