@@ -3,6 +3,8 @@
  * ACTIONS=demo loads the first served model and classifies the sample photos first.
  * ACTIONS=classify DATA=<folder> loads toy-clip-cifar10 (WASM), evaluates DATA and saves one
  * screenshot per result view next to <out.png> (out-classes.png, out-confusion.png, …).
+ * ACTIONS=resume (same env) starts a run, reloads mid-run and shows the interrupted-run notice
+ * (out-resume.png), then runs again and shows the Storage tab (out.png).
  */
 import { launchChromium } from '../tests/helpers/browser';
 
@@ -57,6 +59,29 @@ if (process.env.ACTIONS === 'classify') {
     await page.waitForTimeout(500);
     await page.screenshot({ path: out.replace(/\.png$/, `-${name}.png`), fullPage: true });
   }
+}
+if (process.env.ACTIONS === 'resume') {
+  const load = async () => {
+    await page.getByRole('tab', { name: 'This app’s server' }).click();
+    await page.getByLabel('Model folder').selectOption(process.env.MODEL ?? 'toy-clip-cifar10');
+    await page.getByRole('button', { name: 'Load model' }).click();
+    await page.getByTestId('dim').waitFor({ timeout: 120_000 });
+    await page.getByTestId('mode-classify').click();
+    await page.getByTestId('folder-input').setInputFiles(process.env.DATA ?? '../shared/datasets/cifar10/dev');
+    await page.getByTestId('template-choice').selectOption('simple');
+  };
+  await load();
+  await page.getByTestId('run-classification').click();
+  await page.getByRole('group', { name: 'Encoding images' }).waitFor({ timeout: 60_000 });
+  await page.waitForTimeout(5000);
+  await page.reload();
+  await load();
+  await page.getByTestId('interrupted-run').waitFor();
+  await page.screenshot({ path: out.replace(/\.png$/, '-resume.png') });
+  await page.getByTestId('run-classification').click();
+  await page.getByTestId('acc1').waitFor({ timeout: 600_000 });
+  await page.getByTestId('mode-storage').click();
+  await page.getByTestId('storage-model').first().waitFor();
 }
 await page.screenshot({ path: out, fullPage: true });
 await browser.close();

@@ -44,8 +44,10 @@ export interface ClassifyRun {
     total_ms: number;
     embed_images_ms: number;
     embed_texts_ms: number;
-    /** Hashing the image files (in the cache worker, alongside text encoding). */
+    /** Time the run waited for image hashes (hashing starts when the folder is picked). */
     hash_ms: number;
+    /** How long hashing the picked folder's files took, from intake (null while unfinished). */
+    index_ms: number | null;
     /** Reading cached image embeddings from IndexedDB. */
     cache_read_ms: number;
     score_ms: number;

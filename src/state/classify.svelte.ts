@@ -107,6 +107,12 @@ export class ClassifyState {
   private memo: Memo = { vision: '', text: '', images: new Map(), texts: new Map() };
   /** Content hash of each picked File (a File's bytes cannot change while it is held). */
   private hashMemo = new WeakMap<Blob, string>();
+  /** Files that could not be read while hashing, with the reason. */
+  private unreadable = new WeakMap<Blob, string>();
+  /** Hashing of the picked folder, started at intake so a run usually finds every hash ready. */
+  private hashing: Promise<void> | null = null;
+  /** Progress of that hashing (shown under the dataset summary); `ms` once done. */
+  indexing = $state<{ done: number; total: number; ms: number | null } | null>(null);
   /** Cache writes of the current run, awaited before it reports. */
   private writes: Promise<void>[] = [];
   private analysis: Comlink.Remote<AnalysisWorkerApi> | null = null;
@@ -149,6 +155,7 @@ export class ClassifyState {
     }
     const name = layout.root.split('/').pop() || 'dropped folder';
     this.dataset = { name, entries, layout };
+    this.hashing = this.indexFiles(layout.images.map((im) => entries[im.entry]!.file));
     await this.applyClassNameFile();
     if (layout.templatesTxt !== null) {
       const f = entries[layout.templatesTxt]!;
@@ -227,41 +234,49 @@ export class ClassifyState {
   }
 
   /**
-   * Content hashes of the images (memoized per File) and their cached embeddings. Hashing runs here,
-   * alongside the prompt encoding in the model worker: reading a File is asynchronous and hashing it
-   * takes microseconds, while posting thousands of Files to a worker would cost the main thread more.
-   * The IndexedDB read happens in the cache worker, in one bulk transaction.
+   * Content hashes of the images and their cached embeddings. Hashing starts when the folder is
+   * picked and runs on the main thread: reading a File is asynchronous and hashing it takes
+   * microseconds, while posting thousands of Files to a worker would cost the main thread more. The
+   * IndexedDB read happens in the cache worker, in one bulk transaction.
    */
   private async lookupImages(
     memo: Memo,
     blobs: Blob[],
     dim: number,
-    onHashed: (done: number) => void,
   ): Promise<{ hashes: (string | null)[]; unreadable: Map<number, string>; hashMs: number; readMs: number }> {
     const t0 = performance.now();
+    await this.hashing; // the folder's own hashing, when it is still going
+    const toHash = blobs.filter((b) => !this.hashMemo.has(b) && !this.unreadable.has(b));
+    if (toHash.length > 0) await this.indexFiles(toHash);
     const hashes = blobs.map((b) => this.hashMemo.get(b) ?? null);
-    const toHash = blobs.map((_, i) => i).filter((i) => hashes[i] === null);
     const unreadable = new Map<number, string>();
-    const offset = blobs.length - toHash.length;
-    if (toHash.length > 0) {
-      const r = await hashBlobs(
-        toHash.map((i) => blobs[i]!),
-        (done) => onHashed(offset + done),
-      );
-      toHash.forEach((i, k) => {
-        const h = r.hashes[k] ?? null;
-        hashes[i] = h;
-        if (h !== null) this.hashMemo.set(blobs[i]!, h);
-        const reason = r.failed.get(k);
-        if (reason !== undefined) unreadable.set(i, reason);
-      });
-    }
+    blobs.forEach((b, i) => {
+      const reason = this.unreadable.get(b);
+      if (reason !== undefined) unreadable.set(i, reason);
+    });
     const hashMs = performance.now() - t0;
     const missing = [...new Set(hashes.filter((h): h is string => h !== null && !memo.images.has(h)))];
     if (!this.useCache || missing.length === 0) return { hashes, unreadable, hashMs, readMs: 0 };
     const got = await this.store.readImages(memo.vision, dim, missing);
     missing.forEach((h, k) => got.found[k] && memo.images.set(h, got.embeddings.slice(k * dim, (k + 1) * dim)));
     return { hashes, unreadable, hashMs, readMs: got.readMs };
+  }
+
+  /** Hash files' contents (memoized per File), reporting progress in `indexing` (and in a run's progress). */
+  private async indexFiles(blobs: Blob[]): Promise<void> {
+    const t0 = performance.now();
+    this.indexing = { done: 0, total: blobs.length, ms: null };
+    const state = this.indexing; // this hashing's own record, even if another folder is picked meanwhile
+    const r = await hashBlobs(blobs, (done) => {
+      state.done = done;
+      if (this.indexing === state && this.progress?.phase === 'hashing') this.progress.done = done;
+    });
+    blobs.forEach((b, k) => {
+      const h = r.hashes[k];
+      if (h) this.hashMemo.set(b, h);
+      else this.unreadable.set(b, r.failed.get(k) ?? 'it could not be read');
+    });
+    state.ms = performance.now() - t0;
   }
 
   /** Prompt embeddings from memory, then the cache, then the text encoder (new ones are cached). */
@@ -338,12 +353,8 @@ export class ClassifyState {
           this.writes.push(this.noteWrite(this.store.touchModel({ fingerprint, tower, label: info.id, dim })));
         }
       }
-      // 1. Hash the images and read the cache in the cache worker while the prompts are encoded.
-      let hashed = 0;
-      const lookup = this.lookupImages(memo, blobs, dim, (n) => {
-        hashed = n;
-        if (this.progress?.phase === 'hashing') this.progress.done = n;
-      });
+      // 1. Finish hashing the images (begun at intake) and read the cache while the prompts are encoded.
+      const lookup = this.lookupImages(memo, blobs, dim);
       lookup.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
       const t0 = performance.now();
       const promptEmb = await this.promptEmbeddings(memo, promptGrid(classNames, set.templates), dim, cache);
@@ -352,8 +363,8 @@ export class ClassifyState {
         phase: 'hashing',
         label: 'Checking the embedding cache',
         unit: 'files',
-        done: hashed,
-        total: images.length,
+        done: this.indexing?.done ?? 0,
+        total: this.indexing?.total ?? images.length,
         startedAt: t0,
       };
       const { hashes, unreadable, hashMs, readMs } = await lookup;
@@ -506,6 +517,7 @@ export class ClassifyState {
           embed_images_ms: Math.round(embedImagesMs),
           embed_texts_ms: Math.round(embedTextsMs),
           hash_ms: Math.round(hashMs),
+          index_ms: this.indexing?.ms != null ? Math.round(this.indexing.ms) : null,
           cache_read_ms: Math.round(readMs),
           score_ms: Math.round(scoreMs),
         },

@@ -32,6 +32,7 @@ export interface ZswHandle {
     failed: { file: string; reason: string }[];
     run: unknown;
     classNamesSource: string;
+    indexing: { done: number; total: number; ms: number | null } | null;
     useCache: boolean;
     storageWarning: string | null;
     setTemplateChoice(choice: string): void;

@@ -284,6 +284,7 @@ describe('exports', () => {
       embed_images_ms: 1000,
       embed_texts_ms: 1,
       hash_ms: 5,
+      index_ms: 5,
       cache_read_ms: 0,
       score_ms: 1,
     },
