@@ -6,7 +6,7 @@
  *   npm run bench -- --model <dir|url|hub id> --data <folder> [--templates openai80|openai7|simple|<file>]
  *                    [--backend auto|webgpu|wasm] [--dtype auto|fp32|fp16|q8] [--limit N] [--out results.json]
  *                    [--resize pil|browser] [--classnames <classes.json|classnames.txt>]
- *                    [--profile <dir>] [--no-cache] [--port 4179]
+ *                    [--profile <dir>] [--no-cache] [--port 4179] [--frequencies <concept counts .json|.csv>]
  *
  * The browser profile (default .cache/bench-profile) persists between runs, so the embedding cache in
  * its IndexedDB makes a second run with other classes or templates encode no image; `--no-cache`
@@ -34,6 +34,7 @@ const { values: opts } = parseArgs({
     resize: { type: 'string', default: 'pil' },
     'no-build': { type: 'boolean', default: false },
     classnames: { type: 'string' },
+    frequencies: { type: 'string' },
     profile: { type: 'string', default: '.cache/bench-profile' },
     // The cache lives in the profile per origin, so the app is served on the same port every run.
     port: { type: 'string', default: '4179' },
@@ -53,6 +54,7 @@ if (!['auto', 'webgpu', 'wasm'].includes(opts.backend!)) fail(`--backend must be
 const limit = opts.limit ? Number(opts.limit) : null;
 if (limit !== null && !(limit > 0)) fail('--limit must be a positive number.');
 if (opts.classnames && !fs.existsSync(opts.classnames)) fail(`--classnames ${opts.classnames}: no such file.`);
+if (opts.frequencies && !fs.existsSync(opts.frequencies)) fail(`--frequencies ${opts.frequencies}: no such file.`);
 
 /** A local model folder is served by the app's own server (MODELS_DIR = its parent). */
 const modelIsDir = fs.existsSync(opts.model) && fs.statSync(opts.model).isDirectory();
@@ -190,6 +192,15 @@ async function main() {
         }),
       );
     }
+    if (opts.frequencies) {
+      // The same import and fit as the Concept frequency view; r and slope over the per-class points.
+      const text = fs.readFileSync(opts.frequencies, 'utf8');
+      const name = path.basename(opts.frequencies);
+      const ok = await page.evaluate(([n, t]) => window.zsw.frequency.importText(n, t), [name, text] as const);
+      if (!ok) fail(`${opts.frequencies}: ${(await page.evaluate(() => window.zsw.frequency.error))?.message}`);
+      const f = await page.evaluate(() => window.zsw.frequency.summary());
+      results.frequency = f ? { ...f, source: name } : { error: 'fewer than 3 matched classes with different counts' };
+    }
     results.bench = {
       data: dataDir,
       limit,
@@ -217,7 +228,12 @@ async function main() {
         `longest main-thread task ${Math.round(Math.max(0, ...longTasks))} ms · run ${t.total_ms} ms ` +
         `(texts ${t.embed_texts_ms} ms) · hashing at intake ${t.index_ms} ms · ` +
         `cache reads ${t.cache_reads_per_sec ?? '—'}/s · cache: images ${c.image_hits} hit / ${c.image_misses} encoded, ` +
-        `prompts ${c.text_hits} hit / ${c.text_misses} encoded → ${opts.out}`,
+        `prompts ${c.text_hits} hit / ${c.text_misses} encoded` +
+        (results.frequency
+          ? ` · frequency: r ${(results.frequency as { pearson_r: number }).pearson_r?.toFixed(4)}, slope/decade ` +
+            `${(results.frequency as { slope_per_decade: number }).slope_per_decade?.toFixed(4)}`
+          : '') +
+        ` → ${opts.out}`,
     );
   } finally {
     clearInterval(sampler);

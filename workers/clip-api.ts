@@ -6,3 +6,4 @@ export type { FileProgress } from '../src/data/model-fetch';
 export type { AnalysisWorkerApi, ScoreRequest, ScoreResult } from './analysis.worker';
 export type { StoreWorkerApi, WriteResult } from './store.worker';
 export type { ModelUsage, RunRecord } from '../src/storage/embedding-store';
+export type { FrequencyWorkerApi, CountResult, CorpusFormat } from './frequency.worker';

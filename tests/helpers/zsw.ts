@@ -39,6 +39,18 @@ export interface ZswHandle {
     start(limit?: number): Promise<boolean>;
     resultsJson(): Record<string, unknown> | null;
   };
+  frequency: {
+    importText(name: string, text: string): boolean;
+    error: UserError | null;
+    summary(): {
+      pearson_r: number;
+      p_value: number;
+      slope_per_decade: number;
+      intercept: number;
+      n_concepts: number;
+    } | null;
+    source: unknown;
+  };
   storage: {
     interrupted: { id: string; dataset: string; totalImages: number; storedImages: number }[];
     models: { fingerprint: string; tower: string; count: number; label: string }[];
