@@ -225,15 +225,19 @@ export class FrequencyState {
   }
 
   /**
-   * Count the run's class concepts in a caption corpus: the concepts are the names the classes are
-   * matched by (their prompt names, or the concepts already chosen for them).
+   * Count the run's class concepts in a caption corpus: each class's prompt name, its folder name and
+   * the concept already chosen for it (the names it can be matched by).
    */
   async countCaptions(file: File): Promise<boolean> {
     const run = this.run;
     if (!run || this.counting) return false;
     this.error = null;
     const concepts = [
-      ...new Set(run.classes.map((key, i) => this.overrides[key] || this.matches[i] || run.classNames[i]!)),
+      ...new Set(
+        run.classes.flatMap((key, i) =>
+          [run.classNames[i]!, key, this.overrides[key] || this.matches[i] || ''].filter(Boolean),
+        ),
+      ),
     ];
     this.counting = { bytes: 0, total: file.size, captions: 0, startedAt: performance.now() };
     try {

@@ -1,0 +1,103 @@
+/**
+ * Caption-counting bench: generates a corpus with known concept counts (default 2,000,000 captions,
+ * one per line), counts it through the app's Concept frequency view in headless Chromium (the
+ * frequency worker, streaming the file), checks the counts are exact and reports throughput.
+ *
+ *   npm run bench:count -- [--captions 2000000] [--format txt|csv|jsonl] [--no-build] [--out count.json]
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { launchChromium } from '../tests/helpers/browser';
+import { captions, CORPUS_CONCEPTS } from '../tests/helpers/corpus';
+import { DATASETS, MODELS, REPO } from '../tests/helpers/paths';
+import { serveBuiltApp } from './serve-built';
+import { urlSource } from '../src/data/model-files';
+import '../tests/helpers/zsw';
+
+const { values: opts } = parseArgs({
+  options: {
+    captions: { type: 'string', default: '2000000' },
+    format: { type: 'string', default: 'txt' },
+    'no-build': { type: 'boolean', default: false },
+    out: { type: 'string', default: 'count-bench.json' },
+  },
+});
+const n = Number(opts.captions);
+const format = opts.format!;
+if (!['txt', 'csv', 'jsonl'].includes(format)) throw new Error('--format must be txt, csv or jsonl');
+
+const file = path.join(REPO, '.cache', `corpus-${n}.${format}`);
+const expected: Record<string, number> = Object.fromEntries(CORPUS_CONCEPTS.map((c) => [c, 0]));
+fs.mkdirSync(path.dirname(file), { recursive: true });
+const fd = fs.openSync(file, 'w');
+let buf: string[] = format === 'csv' ? ['id,caption'] : [];
+let i = 0;
+for (const { caption, mentions } of captions(n, 2024)) {
+  for (const m of mentions) expected[m]! += 1;
+  buf.push(format === 'csv' ? `${i},"${caption}"` : format === 'jsonl' ? JSON.stringify({ caption }) : caption);
+  if (buf.length >= 100_000) {
+    fs.writeSync(fd, buf.join('\n') + '\n');
+    buf = [];
+  }
+  i++;
+}
+fs.writeSync(fd, buf.join('\n') + '\n');
+fs.closeSync(fd);
+const bytes = fs.statSync(file).size;
+
+const app = await serveBuiltApp({ outDir: '.cache/bench-dist', rebuild: !opts['no-build'], modelsDir: MODELS });
+const browser = await launchChromium();
+try {
+  const page = await browser.newPage();
+  await page.goto(`${app.url}/?mode=classify`);
+  await page.waitForFunction(() => 'zsw' in window);
+  const source = urlSource(`${app.url}/models/toy-clip-cifar10/`, 'server', 'toy-clip-cifar10');
+  if (!(await page.evaluate((s) => window.zsw.engine.load(s, 'wasm', 'auto'), source)))
+    throw new Error('model load failed');
+  // A small run gives the classes whose concepts are counted (the CIFAR-10 folder names).
+  await page.getByTestId('folder-input').setInputFiles(path.join(DATASETS, 'cifar10/dev'));
+  await page.waitForFunction(() => window.zsw.classify.dataset !== null);
+  await page.getByTestId('template-choice').selectOption('simple');
+  if (!(await page.evaluate(() => window.zsw.classify.start(20)))) throw new Error('classification failed');
+  await page.getByRole('tab', { name: 'Concept frequency' }).click();
+  const t0 = Date.now();
+  await page.getByTestId('freq-captions').setInputFiles(file);
+  await page.waitForFunction(
+    () => (window.zsw.frequency.source as { kind?: string } | null)?.kind === 'captions',
+    null,
+    {
+      timeout: 1_200_000,
+      polling: 200,
+    },
+  );
+  const wallMs = Date.now() - t0;
+  const r = (await page.evaluate(() => (window.zsw.frequency as unknown as { lastCount: unknown }).lastCount)) as {
+    counts: Record<string, number>;
+    captions: number;
+    ms: number;
+  };
+  const got = Object.fromEntries(CORPUS_CONCEPTS.map((c) => [c, r.counts[c]]));
+  const exact = JSON.stringify(got) === JSON.stringify(expected) && r.captions === n;
+  const perMin = (r.captions / r.ms) * 60_000;
+  const out = {
+    captions: r.captions,
+    format,
+    bytes,
+    worker_ms: Math.round(r.ms),
+    wall_ms: wallMs,
+    captions_per_minute: Math.round(perMin),
+    exact,
+    expected,
+    counted: got,
+  };
+  fs.writeFileSync(opts.out!, JSON.stringify(out, null, 1));
+  console.log(
+    `${r.captions.toLocaleString('en')} captions (${(bytes / 1e6).toFixed(0)} MB ${format}) in ${(r.ms / 1000).toFixed(1)} s: ` +
+      `${Math.round(perMin).toLocaleString('en')} captions/min · counts ${exact ? 'exact' : 'WRONG'} → ${opts.out}`,
+  );
+  if (!exact) process.exitCode = 1;
+} finally {
+  await browser.close();
+  await app.close();
+}
