@@ -5,6 +5,8 @@
  * screenshot per result view next to <out.png> (out-classes.png, out-confusion.png, …).
  * ACTIONS=resume (same env) starts a run, reloads mid-run and shows the interrupted-run notice
  * (out-resume.png), then runs again and shows the Storage tab (out.png).
+ * ACTIONS=frequency (MODEL=toy-clip-cifar10-skewed, DATA=…/cifar10/dev, FREQ=<counts.json>) runs and
+ * shows the Concept frequency view (out.png, and out-binned.png).
  */
 import { launchChromium } from '../tests/helpers/browser';
 
@@ -82,6 +84,28 @@ if (process.env.ACTIONS === 'resume') {
   await page.getByTestId('acc1').waitFor({ timeout: 600_000 });
   await page.getByTestId('mode-storage').click();
   await page.getByTestId('storage-model').first().waitFor();
+}
+if (process.env.ACTIONS === 'frequency') {
+  await page.getByRole('tab', { name: 'This app’s server' }).click();
+  await page.getByLabel('Model folder').selectOption(process.env.MODEL ?? 'toy-clip-cifar10-skewed');
+  await page.getByRole('button', { name: 'Load model' }).click();
+  await page.getByTestId('dim').waitFor({ timeout: 120_000 });
+  await page.getByTestId('mode-classify').click();
+  await page.getByTestId('folder-input').setInputFiles(process.env.DATA ?? '../shared/datasets/cifar10/dev');
+  await page.getByTestId('template-choice').selectOption('simple');
+  await page.getByTestId('run-classification').click();
+  await page.getByTestId('acc1').waitFor({ timeout: 600_000 });
+  await page.getByRole('tab', { name: 'Concept frequency' }).click();
+  await page
+    .getByTestId('freq-import')
+    .setInputFiles(process.env.FREQ ?? '../shared/models/toy-clip-cifar10-skewed/concept-frequency.json');
+  await page.getByTestId('freq-stats').waitFor();
+  await page.getByRole('button', { name: /^dog: accuracy/ }).hover();
+  await page.getByRole('tabpanel').last().screenshot({ path: out });
+  await page.getByTestId('freq-binned').check();
+  await page.getByRole('tabpanel').last().screenshot({ path: out.replace(/\.png$/, '-binned.png') });
+  await browser.close();
+  process.exit(0);
 }
 await page.screenshot({ path: out, fullPage: true });
 await browser.close();
