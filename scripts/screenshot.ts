@@ -103,7 +103,10 @@ if (process.env.ACTIONS === 'frequency') {
   await page.getByRole('button', { name: /^dog: accuracy/ }).hover();
   await page.getByRole('tabpanel').last().screenshot({ path: out });
   await page.getByTestId('freq-binned').check();
-  await page.getByRole('tabpanel').last().screenshot({ path: out.replace(/\.png$/, '-binned.png') });
+  await page
+    .getByRole('tabpanel')
+    .last()
+    .screenshot({ path: out.replace(/\.png$/, '-binned.png') });
   await browser.close();
   process.exit(0);
 }
