@@ -13,13 +13,13 @@ import {
   TEMPLATE_PRESETS,
   type TemplateSet,
 } from '../core/templates';
-import { resultsJson, predictionsCsv, type CacheStats, type ClassifyRun } from '../core/results';
+import { resultsJson, predictionsCsv, type CacheStats, type ClassifyRun, type RunManifest } from '../core/results';
 import { describeError, WorkbenchError } from '../data/errors';
-import { hashBlobs } from '../data/content-hash';
 import type { PickedFile } from '../data/folder-intake';
 import type { AnalysisWorkerApi, StoreWorkerApi, WriteResult } from '../../workers/clip-api';
 import type { EngineState, UserError } from './engine.svelte';
 import type { StorageState } from './storage.svelte';
+import { ContentIndex, type IndexProgress } from './content-index.svelte';
 
 /**
  * Images per call into the model worker. Posting a File costs the main thread about half a
@@ -105,14 +105,8 @@ export class ClassifyState {
 
   /** Embeddings held in memory, keyed by tower fingerprint and content hash / prompt. */
   private memo: Memo = { vision: '', text: '', images: new Map(), texts: new Map() };
-  /** Content hash of each picked File (a File's bytes cannot change while it is held). */
-  private hashMemo = new WeakMap<Blob, string>();
-  /** Files that could not be read while hashing, with the reason. */
-  private unreadable = new WeakMap<Blob, string>();
-  /** Hashing of the picked folder, started at intake so a run usually finds every hash ready. */
-  private hashing: Promise<void> | null = null;
-  /** Progress of that hashing (shown under the dataset summary); `ms` once done. */
-  indexing = $state<{ done: number; total: number; ms: number | null } | null>(null);
+  /** Content hashes of the picked files (the cache keys), begun at intake. */
+  private contents = new ContentIndex();
   /** Cache writes of the current run, awaited before it reports. */
   private writes: Promise<void>[] = [];
   private analysis: Comlink.Remote<AnalysisWorkerApi> | null = null;
@@ -124,6 +118,14 @@ export class ClassifyState {
     private storage: StorageState,
   ) {
     this.store = storage.store;
+    this.contents.onProgress = (done) => {
+      if (this.progress?.phase === 'hashing') this.progress.done = done;
+    };
+  }
+
+  /** Progress of hashing the picked folder (shown under the dataset summary); `ms` once done. */
+  get indexing(): IndexProgress | null {
+    return this.contents.progress;
   }
 
   private analysisApi(): Comlink.Remote<AnalysisWorkerApi> {
@@ -155,7 +157,7 @@ export class ClassifyState {
     }
     const name = layout.root.split('/').pop() || 'dropped folder';
     this.dataset = { name, entries, layout };
-    this.hashing = this.indexFiles(layout.images.map((im) => entries[im.entry]!.file));
+    this.contents.start(layout.images.map((im) => entries[im.entry]!.file));
     await this.applyClassNameFile();
     if (layout.templatesTxt !== null) {
       const f = entries[layout.templatesTxt]!;
@@ -245,38 +247,13 @@ export class ClassifyState {
     dim: number,
   ): Promise<{ hashes: (string | null)[]; unreadable: Map<number, string>; hashMs: number; readMs: number }> {
     const t0 = performance.now();
-    await this.hashing; // the folder's own hashing, when it is still going
-    const toHash = blobs.filter((b) => !this.hashMemo.has(b) && !this.unreadable.has(b));
-    if (toHash.length > 0) await this.indexFiles(toHash);
-    const hashes = blobs.map((b) => this.hashMemo.get(b) ?? null);
-    const unreadable = new Map<number, string>();
-    blobs.forEach((b, i) => {
-      const reason = this.unreadable.get(b);
-      if (reason !== undefined) unreadable.set(i, reason);
-    });
+    const { hashes, unreadable } = await this.contents.hashesOf(blobs);
     const hashMs = performance.now() - t0;
     const missing = [...new Set(hashes.filter((h): h is string => h !== null && !memo.images.has(h)))];
     if (!this.useCache || missing.length === 0) return { hashes, unreadable, hashMs, readMs: 0 };
     const got = await this.store.readImages(memo.vision, dim, missing);
     missing.forEach((h, k) => got.found[k] && memo.images.set(h, got.embeddings.slice(k * dim, (k + 1) * dim)));
     return { hashes, unreadable, hashMs, readMs: got.readMs };
-  }
-
-  /** Hash files' contents (memoized per File), reporting progress in `indexing` (and in a run's progress). */
-  private async indexFiles(blobs: Blob[]): Promise<void> {
-    const t0 = performance.now();
-    this.indexing = { done: 0, total: blobs.length, ms: null };
-    const state = this.indexing; // this hashing's own record, even if another folder is picked meanwhile
-    const r = await hashBlobs(blobs, (done) => {
-      state.done = done;
-      if (this.indexing === state && this.progress?.phase === 'hashing') this.progress.done = done;
-    });
-    blobs.forEach((b, k) => {
-      const h = r.hashes[k];
-      if (h) this.hashMemo.set(b, h);
-      else this.unreadable.set(b, r.failed.get(k) ?? 'it could not be read');
-    });
-    state.ms = performance.now() - t0;
   }
 
   /** Prompt embeddings from memory, then the cache, then the text encoder (new ones are cached). */
@@ -479,27 +456,8 @@ export class ClassifyState {
           if (r.dataset === d.name && r.visionModel === visionKey) await this.store.endRun(r.id);
         }
       }
-      const fileHashes = await this.engine.fileHashes();
       this.run = {
-        manifest: {
-          app_version: __APP_VERSION__,
-          date: new Date().toISOString(),
-          model: {
-            id: info.id,
-            origin: info.origin,
-            files: fileHashes,
-            logit_scale: info.logitScale,
-            logit_scale_source: info.logitScaleSource,
-            embedding_dim: dim,
-          },
-          backend: info.backend,
-          dtype: info.dtype,
-          preprocessing: {
-            resize: this.engine.resizeMode === 'pil' ? 'pil-bicubic-exact' : 'browser',
-            ...info.preprocess,
-          },
-          templates: { name: set.name, count: set.templates.length, list: set.templates },
-        },
+        manifest: await this.manifest(set),
         classes,
         classNames,
         totalImages: images.length,
@@ -536,6 +494,27 @@ export class ClassifyState {
       this.running = false;
       void this.storage.refresh();
     }
+  }
+
+  /** What the run was: app, model (with file hashes), backend, preprocessing and templates. */
+  private async manifest(set: TemplateSet): Promise<RunManifest> {
+    const info = this.engine.info!;
+    return {
+      app_version: __APP_VERSION__,
+      date: new Date().toISOString(),
+      model: {
+        id: info.id,
+        origin: info.origin,
+        files: await this.engine.fileHashes(),
+        logit_scale: info.logitScale,
+        logit_scale_source: info.logitScaleSource,
+        embedding_dim: info.embeddingDim,
+      },
+      backend: info.backend,
+      dtype: info.dtype,
+      preprocessing: { resize: this.engine.resizeMode === 'pil' ? 'pil-bicubic-exact' : 'browser', ...info.preprocess },
+      templates: { name: set.name, count: set.templates.length, list: set.templates },
+    };
   }
 
   resultsJson(): Record<string, unknown> | null {
