@@ -16,6 +16,17 @@ const browser = await launchChromium();
 const page = await browser.newPage({ viewport: { width: Number(width ?? 1366), height: 900 } });
 page.on('console', (m) => m.type() === 'error' && console.error('console:', m.text()));
 await page.goto(url);
+
+/** Load a model the app's server offers (MODEL overrides) and open DATA in the Evaluate tab. */
+async function openFolder(model: string, simpleTemplate: boolean): Promise<void> {
+  await page.getByRole('tab', { name: 'This app’s server' }).click();
+  await page.getByLabel('Model folder').selectOption(process.env.MODEL ?? model);
+  await page.getByRole('button', { name: 'Load model' }).click();
+  await page.getByTestId('dim').waitFor({ timeout: 120_000 });
+  await page.getByTestId('mode-classify').click();
+  await page.getByTestId('folder-input').setInputFiles(process.env.DATA ?? '../shared/datasets/cifar10/dev');
+  if (simpleTemplate) await page.getByTestId('template-choice').selectOption('simple');
+}
 if (process.env.ACTIONS === 'demo') {
   await page.getByRole('button', { name: 'Load model' }).click();
   await page.getByTestId('dim').waitFor({ timeout: 120_000 });
@@ -25,12 +36,7 @@ if (process.env.ACTIONS === 'demo') {
   await page.locator('[aria-label^="Probabilities for"]').nth(23).waitFor({ timeout: 120_000 });
 }
 if (process.env.ACTIONS === 'classify') {
-  await page.getByRole('tab', { name: 'This app’s server' }).click();
-  await page.getByLabel('Model folder').selectOption(process.env.MODEL ?? 'toy-clip-cifar10');
-  await page.getByRole('button', { name: 'Load model' }).click();
-  await page.getByTestId('dim').waitFor({ timeout: 120_000 });
-  await page.getByTestId('mode-classify').click();
-  await page.getByTestId('folder-input').setInputFiles(process.env.DATA ?? '../shared/datasets/cifar10/dev');
+  await openFolder('toy-clip-cifar10', false);
   await page.getByTestId('run-classification').click();
   await page.getByRole('group', { name: 'Encoding images' }).waitFor({ timeout: 60_000 });
   await page.waitForTimeout(4000);
@@ -63,15 +69,7 @@ if (process.env.ACTIONS === 'classify') {
   }
 }
 if (process.env.ACTIONS === 'resume') {
-  const load = async () => {
-    await page.getByRole('tab', { name: 'This app’s server' }).click();
-    await page.getByLabel('Model folder').selectOption(process.env.MODEL ?? 'toy-clip-cifar10');
-    await page.getByRole('button', { name: 'Load model' }).click();
-    await page.getByTestId('dim').waitFor({ timeout: 120_000 });
-    await page.getByTestId('mode-classify').click();
-    await page.getByTestId('folder-input').setInputFiles(process.env.DATA ?? '../shared/datasets/cifar10/dev');
-    await page.getByTestId('template-choice').selectOption('simple');
-  };
+  const load = () => openFolder('toy-clip-cifar10', true);
   await load();
   await page.getByTestId('run-classification').click();
   await page.getByRole('group', { name: 'Encoding images' }).waitFor({ timeout: 60_000 });
@@ -86,13 +84,7 @@ if (process.env.ACTIONS === 'resume') {
   await page.getByTestId('storage-model').first().waitFor();
 }
 if (process.env.ACTIONS === 'frequency') {
-  await page.getByRole('tab', { name: 'This app’s server' }).click();
-  await page.getByLabel('Model folder').selectOption(process.env.MODEL ?? 'toy-clip-cifar10-skewed');
-  await page.getByRole('button', { name: 'Load model' }).click();
-  await page.getByTestId('dim').waitFor({ timeout: 120_000 });
-  await page.getByTestId('mode-classify').click();
-  await page.getByTestId('folder-input').setInputFiles(process.env.DATA ?? '../shared/datasets/cifar10/dev');
-  await page.getByTestId('template-choice').selectOption('simple');
+  await openFolder('toy-clip-cifar10-skewed', true);
   await page.getByTestId('run-classification').click();
   await page.getByTestId('acc1').waitFor({ timeout: 600_000 });
   await page.getByRole('tab', { name: 'Concept frequency' }).click();

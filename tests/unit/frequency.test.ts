@@ -17,6 +17,7 @@ import {
   parseCountTable,
 } from '../../src/core/frequency';
 import { MODELS } from '../helpers/paths';
+import { captions } from '../helpers/corpus';
 
 const SKEWED = path.join(MODELS, 'toy-clip-cifar10-skewed');
 
@@ -172,24 +173,15 @@ describe('concepts', () => {
       'truck',
       'teddy bear',
     ];
+    // A multi-word concept, with fillers that hold its words apart ("a bear", "teddy") and substrings.
     const fillers = ['a photo of', 'there is', 'my', 'the big', 'category', 'dogma', 'shipment', 'a bear', 'teddy'];
-    let seed = 7;
-    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const expected = Object.fromEntries(concepts.map((c) => [c, 0]));
     const c = new ConceptCounter(concepts);
-    for (let i = 0; i < 50_000; i++) {
-      const parts = [fillers[Math.floor(rand() * fillers.length)]!];
-      const mentioned = new Set<string>();
-      const k = Math.floor(rand() * 3);
-      for (let j = 0; j < k; j++) {
-        const concept = concepts[Math.floor(rand() * concepts.length)]!;
-        mentioned.add(concept);
-        const form = rand() < 0.5 ? concept : `${concept}s`;
-        parts.push(rand() < 0.3 ? form.toUpperCase() : form, fillers[Math.floor(rand() * fillers.length)]!);
-      }
-      for (const m of mentioned) expected[m]! += 1;
-      c.add(parts.join(' '));
+    for (const { caption, mentions } of captions(50_000, 7, concepts, fillers)) {
+      for (const m of mentions) expected[m]! += 1;
+      c.add(caption);
     }
+    expect(c.texts).toBe(50_000);
     expect(c.counts()).toEqual(expected);
   });
 });
