@@ -16,10 +16,11 @@ import {
 import { resultsJson, predictionsCsv, type CacheStats, type ClassifyRun, type RunManifest } from '../core/results';
 import { describeError, WorkbenchError } from '../data/errors';
 import type { PickedFile } from '../data/folder-intake';
-import type { AnalysisWorkerApi, StoreWorkerApi, WriteResult } from '../../workers/clip-api';
+import type { AnalysisWorkerApi } from '../../workers/clip-api';
 import type { EngineState, UserError } from './engine.svelte';
 import type { StorageState } from './storage.svelte';
-import { ContentIndex, type IndexProgress } from './content-index.svelte';
+import type { IndexProgress } from './content-index.svelte';
+import { EmbeddingCache } from './embedding-cache.svelte';
 
 /**
  * Images per call into the model worker. Posting a File costs the main thread about half a
@@ -29,16 +30,6 @@ import { ContentIndex, type IndexProgress } from './content-index.svelte';
 const CHUNK = 32;
 /** Work bound (n·C·T·dim multiply-adds) for the per-template table before it samples images. */
 const TEMPLATE_BUDGET = 3e9;
-/** Image embeddings kept in memory across runs; beyond this the memory copy starts afresh (IndexedDB keeps all). */
-const MEMO_MAX_IMAGES = 200_000;
-
-interface Memo {
-  vision: string;
-  text: string;
-  images: Map<string, Float32Array>;
-  texts: Map<string, Float32Array>;
-}
-
 export type RunPhase = 'idle' | 'texts' | 'hashing' | 'images' | 'scoring' | 'done';
 
 export interface Progress {
@@ -98,34 +89,36 @@ export class ClassifyState {
     }
   });
 
-  /** Use the IndexedDB cache (read and write). The bench's `--no-cache` turns it off for a cold run. */
-  useCache = $state(true);
-  /** Set when the cache refused writes (quota): the run continues in memory. */
-  storageWarning = $state<string | null>(null);
-
-  /** Embeddings held in memory, keyed by tower fingerprint and content hash / prompt. */
-  private memo: Memo = { vision: '', text: '', images: new Map(), texts: new Map() };
-  /** Content hashes of the picked files (the cache keys), begun at intake. */
-  private contents = new ContentIndex();
-  /** Cache writes of the current run, awaited before it reports. */
-  private writes: Promise<void>[] = [];
+  /** Embeddings in memory and in the IndexedDB cache. */
+  private cache: EmbeddingCache;
   private analysis: Comlink.Remote<AnalysisWorkerApi> | null = null;
-
-  private store: Comlink.Remote<StoreWorkerApi>;
 
   constructor(
     private engine: EngineState,
     private storage: StorageState,
   ) {
-    this.store = storage.store;
-    this.contents.onProgress = (done) => {
+    this.cache = new EmbeddingCache(storage.store);
+    this.cache.contents.onProgress = (done) => {
       if (this.progress?.phase === 'hashing') this.progress.done = done;
     };
   }
 
   /** Progress of hashing the picked folder (shown under the dataset summary); `ms` once done. */
   get indexing(): IndexProgress | null {
-    return this.contents.progress;
+    return this.cache.contents.progress;
+  }
+
+  /** Use the IndexedDB cache (read and write). The bench's `--no-cache` turns it off for a cold run. */
+  get useCache(): boolean {
+    return this.cache.enabled;
+  }
+  set useCache(on: boolean) {
+    this.cache.enabled = on;
+  }
+
+  /** Set when the cache refused writes (quota): the run continues in memory. */
+  get storageWarning(): string | null {
+    return this.cache.warning;
   }
 
   private analysisApi(): Comlink.Remote<AnalysisWorkerApi> {
@@ -157,7 +150,7 @@ export class ClassifyState {
     }
     const name = layout.root.split('/').pop() || 'dropped folder';
     this.dataset = { name, entries, layout };
-    this.contents.start(layout.images.map((im) => entries[im.entry]!.file));
+    this.cache.contents.start(layout.images.map((im) => entries[im.entry]!.file));
     await this.applyClassNameFile();
     if (layout.templatesTxt !== null) {
       const f = entries[layout.templatesTxt]!;
@@ -215,80 +208,6 @@ export class ClassifyState {
     this.engine.cancel();
   }
 
-  private memoFor(vision: string, text: string) {
-    if (this.memo.vision !== vision || this.memo.images.size > MEMO_MAX_IMAGES) {
-      this.memo.vision = vision;
-      this.memo.images = new Map();
-    }
-    if (this.memo.text !== text) this.memo = { ...this.memo, text, texts: new Map() };
-    return this.memo;
-  }
-
-  /** Record a write's outcome: a refused write (quota) turns into the visible in-memory warning. */
-  private noteWrite(p: Promise<WriteResult>): Promise<void> {
-    return p.then((r) => {
-      if (!r.stored && this.storageWarning === null) {
-        this.storageWarning =
-          `${r.message ?? 'Embeddings could not be stored.'} The run continues in memory and its results are ` +
-          'complete, but new embeddings will not be cached for next time. Free space in the Storage tab.';
-      }
-    });
-  }
-
-  /**
-   * Content hashes of the images and their cached embeddings. Hashing starts when the folder is
-   * picked and runs on the main thread: reading a File is asynchronous and hashing it takes
-   * microseconds, while posting thousands of Files to a worker would cost the main thread more. The
-   * IndexedDB read happens in the cache worker, in one bulk transaction.
-   */
-  private async lookupImages(
-    memo: Memo,
-    blobs: Blob[],
-    dim: number,
-  ): Promise<{ hashes: (string | null)[]; unreadable: Map<number, string>; hashMs: number; readMs: number }> {
-    const t0 = performance.now();
-    const { hashes, unreadable } = await this.contents.hashesOf(blobs);
-    const hashMs = performance.now() - t0;
-    const missing = [...new Set(hashes.filter((h): h is string => h !== null && !memo.images.has(h)))];
-    if (!this.useCache || missing.length === 0) return { hashes, unreadable, hashMs, readMs: 0 };
-    const got = await this.store.readImages(memo.vision, dim, missing);
-    missing.forEach((h, k) => got.found[k] && memo.images.set(h, got.embeddings.slice(k * dim, (k + 1) * dim)));
-    return { hashes, unreadable, hashMs, readMs: got.readMs };
-  }
-
-  /** Prompt embeddings from memory, then the cache, then the text encoder (new ones are cached). */
-  private async promptEmbeddings(memo: Memo, prompts: string[], dim: number, cache: CacheStats): Promise<Float32Array> {
-    const unique = [...new Set(prompts)];
-    let todo = unique.filter((p) => !memo.texts.has(p));
-    if (this.useCache && todo.length > 0) {
-      const got = await this.store.lookupTexts(memo.text, dim, todo);
-      todo.forEach((p, i) => got.found[i] && memo.texts.set(p, got.embeddings.slice(i * dim, (i + 1) * dim)));
-      todo = todo.filter((p) => !memo.texts.has(p));
-    }
-    cache.text_hits = unique.length - todo.length;
-    cache.text_misses = todo.length;
-    if (todo.length > 0) {
-      this.progress = {
-        phase: 'texts',
-        label: 'Encoding prompts',
-        unit: 'prompts',
-        done: 0,
-        total: todo.length,
-        startedAt: performance.now(),
-      };
-      const emb = await this.engine.embedTexts(todo, (p) => this.progress && (this.progress.done = p.done));
-      todo.forEach((p, i) => memo.texts.set(p, emb.slice(i * dim, (i + 1) * dim)));
-      if (this.useCache) {
-        this.writes.push(
-          this.noteWrite(this.store.storeTexts(memo.text, todo, Comlink.transfer(emb, [emb.buffer]), dim)),
-        );
-      }
-    }
-    const out = new Float32Array(prompts.length * dim);
-    prompts.forEach((p, i) => out.set(memo.texts.get(p)!, i * dim));
-    return out;
-  }
-
   /**
    * Run the evaluation. Embeddings come from memory or the IndexedDB cache when this model already
    * computed them (keyed by content, not file name); only the rest is encoded, and cached as it goes,
@@ -306,35 +225,38 @@ export class ClassifyState {
     this.running = true;
     this.error = null;
     this.failed = [];
-    this.storageWarning = null;
-    this.writes = [];
     const tStart = performance.now();
     // Cache keys: the tower fingerprints, plus the backend (WebGPU and WASM agree to about 1e-3, not
     // exactly, and a run must be reproducible on the backend it reports) and the resize mode.
     const visionKey = `${info.fingerprints.vision}:${info.backend}${this.engine.resizeMode === 'pil' ? '' : ':browser-resize'}`;
-    const memo = this.memoFor(visionKey, `${info.fingerprints.text}:${info.backend}`);
+    this.cache.begin(visionKey, `${info.fingerprints.text}:${info.backend}`, info.id, info.embeddingDim);
     const classes = d.layout.classes;
     const classNames = [...this.classNames];
     const images = Number.isFinite(limit) ? d.layout.images.slice(0, limit) : d.layout.images;
     const blobs = images.map((im) => d.entries[im.entry]!.file);
     const dim = info.embeddingDim;
-    const cache: CacheStats = { enabled: this.useCache, image_hits: 0, image_misses: 0, text_hits: 0, text_misses: 0 };
+    const stats: CacheStats = { enabled: this.useCache, image_hits: 0, image_misses: 0, text_hits: 0, text_misses: 0 };
     const runId = crypto.randomUUID();
     let runRecorded = false;
     try {
-      if (this.useCache) {
-        for (const [fingerprint, tower] of [
-          [visionKey, 'vision'],
-          [memo.text, 'text'],
-        ] as const) {
-          this.writes.push(this.noteWrite(this.store.touchModel({ fingerprint, tower, label: info.id, dim })));
-        }
-      }
       // 1. Finish hashing the images (begun at intake) and read the cache while the prompts are encoded.
-      const lookup = this.lookupImages(memo, blobs, dim);
+      const lookup = this.cache.lookupImages(blobs, dim);
       lookup.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
       const t0 = performance.now();
-      const promptEmb = await this.promptEmbeddings(memo, promptGrid(classNames, set.templates), dim, cache);
+      const texts = await this.cache.prompts(promptGrid(classNames, set.templates), dim, (todo) => {
+        this.progress = {
+          phase: 'texts',
+          label: 'Encoding prompts',
+          unit: 'prompts',
+          done: 0,
+          total: todo.length,
+          startedAt: performance.now(),
+        };
+        return this.engine.embedTexts(todo, (p) => this.progress && (this.progress.done = p.done));
+      });
+      const promptEmb = texts.embeddings;
+      stats.text_hits = texts.hits;
+      stats.text_misses = texts.misses;
       const embedTextsMs = performance.now() - t0;
       this.progress = {
         phase: 'hashing',
@@ -354,14 +276,14 @@ export class ClassifyState {
         const h = hashes[i];
         if (h === null || h === undefined)
           failed.push({ file: im.path, reason: unreadable.get(i) ?? 'it could not be read' });
-        else if (!memo.images.has(h) && !queued.has(h)) {
+        else if (!this.cache.image(h) && !queued.has(h)) {
           queued.add(h);
           todo.push(i);
         }
       });
       let stored = images.length - failed.length - todo.length;
-      if (this.useCache && todo.length > 0) {
-        const r = await this.store.beginRun({
+      if (todo.length > 0) {
+        runRecorded = await this.cache.beginRun({
           id: runId,
           dataset: d.name,
           modelLabel: info.id,
@@ -371,7 +293,6 @@ export class ClassifyState {
           startedAt: Date.now(),
           updatedAt: Date.now(),
         });
-        runRecorded = r.stored;
       }
       const t1 = performance.now();
       this.progress = {
@@ -391,24 +312,20 @@ export class ClassifyState {
         chunk.forEach((i, k) => {
           const reason = bad.get(k);
           if (reason !== undefined) failed.push({ file: images[i]!.path, reason });
-          else {
-            memo.images.set(hashes[i]!, res.embeddings.slice(k * dim, (k + 1) * dim));
-            okRows.push(k);
-          }
+          else okRows.push(k);
         });
-        cache.image_misses += okRows.length;
+        stats.image_misses += okRows.length;
         stored += okRows.length;
-        if (this.useCache && okRows.length > 0) {
+        if (okRows.length > 0) {
           const packed = new Float32Array(okRows.length * dim);
           okRows.forEach((k, j) => packed.set(res.embeddings.subarray(k * dim, (k + 1) * dim), j * dim));
-          const write = this.store.storeImages(
-            visionKey,
+          const run = runRecorded ? { id: runId, storedImages: stored } : undefined;
+          this.cache.putImages(
             okRows.map((k) => hashes[chunk[k]!]!),
-            Comlink.transfer(packed, [packed.buffer]),
+            packed,
             dim,
-            runRecorded ? { id: runId, storedImages: stored } : undefined,
+            run,
           );
-          this.writes.push(this.noteWrite(write));
         }
         if (bad.size > 0) this.failed = [...failed];
         if (this.progress) this.progress.done += chunk.length;
@@ -425,10 +342,10 @@ export class ClassifyState {
         startedAt: performance.now(),
       };
       const t2 = performance.now();
-      const scoredIdx = images.map((_, i) => i).filter((i) => hashes[i] && memo.images.has(hashes[i]!));
-      cache.image_hits = scoredIdx.length - cache.image_misses;
+      const scoredIdx = images.map((_, i) => i).filter((i) => hashes[i] && this.cache.image(hashes[i]!));
+      stats.image_hits = scoredIdx.length - stats.image_misses;
       const imageEmb = new Float32Array(scoredIdx.length * dim);
-      scoredIdx.forEach((i, r) => imageEmb.set(memo.images.get(hashes[i]!)!, r * dim));
+      scoredIdx.forEach((i, r) => imageEmb.set(this.cache.image(hashes[i]!)!, r * dim));
       const labels = Int32Array.from(scoredIdx.map((i) => images[i]!.label));
       if (scoredIdx.length === 0)
         throw new WorkbenchError('bad-input', 'None of the images could be read, so there is nothing to score.');
@@ -448,14 +365,7 @@ export class ClassifyState {
         ),
       );
       const scoreMs = performance.now() - t2;
-      await Promise.all(this.writes);
-      if (this.useCache) await this.noteWrite(this.store.touchDataset(visionKey, d.name, new Set(hashes).size));
-      if (this.useCache) {
-        // This run covered any earlier run of the same folder and model that a reload interrupted.
-        for (const r of await this.store.openRuns()) {
-          if (r.dataset === d.name && r.visionModel === visionKey) await this.store.endRun(r.id);
-        }
-      }
+      await this.cache.finish(d.name, new Set(hashes).size);
       this.run = {
         manifest: await this.manifest(set),
         classes,
@@ -479,7 +389,7 @@ export class ClassifyState {
           cache_read_ms: Math.round(readMs),
           score_ms: Math.round(scoreMs),
         },
-        cache,
+        cache: stats,
         cacheWarning: this.storageWarning,
       };
       this.progress = null;
@@ -490,7 +400,7 @@ export class ClassifyState {
       return false;
     } finally {
       // Finished, cancelled or failed: the run is no longer one to resume after a reload.
-      if (runRecorded) await this.store.endRun(runId).catch(() => undefined);
+      if (runRecorded) await this.cache.endRun(runId);
       this.running = false;
       void this.storage.refresh();
     }
