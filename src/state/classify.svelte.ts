@@ -149,9 +149,14 @@ export class ClassifyState {
       return;
     }
     const name = layout.root.split('/').pop() || 'dropped folder';
+    // Read the class-name file before showing the folder, so the dataset and its names appear
+    // together and a run can never start with the previous folder's names.
+    const names = await this.classNamesOf(entries, layout);
     this.dataset = { name, entries, layout };
+    this.classNames = names.names;
+    this.unmatched = names.unmatched;
+    this.classNamesSource = names.source;
     this.cache.contents.start(layout.images.map((im) => entries[im.entry]!.file));
-    await this.applyClassNameFile();
     if (layout.templatesTxt !== null) {
       const f = entries[layout.templatesTxt]!;
       this.customTemplatesText = await readText(f);
@@ -161,22 +166,19 @@ export class ClassifyState {
     }
   }
 
-  private async applyClassNameFile(): Promise<void> {
-    const d = this.dataset;
-    if (!d) return;
-    const idx = d.layout.classesJson ?? d.layout.classnamesTxt;
-    const file = idx !== null ? d.entries[idx]! : null;
+  private async classNamesOf(
+    entries: PickedFile[],
+    layout: ImageFolderLayout,
+  ): Promise<{ names: string[]; unmatched: string[]; source: string }> {
+    const idx = layout.classesJson ?? layout.classnamesTxt;
+    const file = idx !== null ? entries[idx]! : null;
     const fileName = file ? (file.path.split('/').pop() ?? file.path) : '';
     try {
-      const r = classNamesFrom(d.layout.classes, file ? { name: fileName, text: await readText(file) } : null);
-      this.classNames = r.names;
-      this.unmatched = r.unmatched;
-      this.classNamesSource = file ? fileName : 'folder names';
+      const r = classNamesFrom(layout.classes, file ? { name: fileName, text: await readText(file) } : null);
+      return { ...r, source: file ? fileName : 'folder names' };
     } catch (e) {
-      this.classNames = classNamesFrom(d.layout.classes, null).names;
-      this.unmatched = [];
-      this.classNamesSource = 'folder names';
       this.warnings.push(`${e instanceof Error ? e.message : String(e)} Using the folder names instead.`);
+      return { names: classNamesFrom(layout.classes, null).names, unmatched: [], source: 'folder names' };
     }
   }
 
