@@ -66,7 +66,7 @@ export interface CacheStats {
   text_misses: number;
 }
 
-const round = (x: number, digits = 6) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : null);
+export const round = (x: number, digits = 6) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : null);
 
 export function resultsJson(run: ClassifyRun): Record<string, unknown> {
   const { metrics, predictions, classes, manifest } = run;
@@ -129,18 +129,7 @@ export function resultsJson(run: ClassifyRun): Record<string, unknown> {
         round(predictions.topkProb[i * k + j] as number),
       ]),
     })),
-    timing: {
-      ...run.timing,
-      // Images encoded per second of encoding (cache hits are not encoded, so they do not count).
-      images_per_sec:
-        run.timing.embed_images_ms > 0 && run.cache.image_misses > 0
-          ? round((run.cache.image_misses / run.timing.embed_images_ms) * 1000, 2)
-          : null,
-      cache_reads_per_sec:
-        run.timing.cache_read_ms > 0 && run.cache.image_hits > 0
-          ? round((run.cache.image_hits / run.timing.cache_read_ms) * 1000, 0)
-          : null,
-    },
+    timing: timingJson(run.timing, run.cache),
     cache: { ...run.cache, warning: run.cacheWarning ?? undefined },
     manifest: {
       app_version: manifest.app_version,
@@ -149,6 +138,25 @@ export function resultsJson(run: ClassifyRun): Record<string, unknown> {
       logit_scale: manifest.model.logit_scale,
       logit_scale_source: manifest.model.logit_scale_source,
     },
+  };
+}
+
+/** A run's timings plus its encoding and cache-read rates. */
+export function timingJson<T extends { embed_images_ms: number; cache_read_ms: number }>(
+  timing: T,
+  cache: CacheStats,
+): T & { images_per_sec: number | null; cache_reads_per_sec: number | null } {
+  return {
+    ...timing,
+    // Images encoded per second of encoding (cache hits are not encoded, so they do not count).
+    images_per_sec:
+      timing.embed_images_ms > 0 && cache.image_misses > 0
+        ? round((cache.image_misses / timing.embed_images_ms) * 1000, 2)
+        : null,
+    cache_reads_per_sec:
+      timing.cache_read_ms > 0 && cache.image_hits > 0
+        ? round((cache.image_hits / timing.cache_read_ms) * 1000, 0)
+        : null,
   };
 }
 

@@ -21,13 +21,9 @@ import type { EngineState, UserError } from './engine.svelte';
 import type { StorageState } from './storage.svelte';
 import type { IndexProgress } from './content-index.svelte';
 import { EmbeddingCache } from './embedding-cache.svelte';
+import { encodeMissingImages } from './image-encoding';
+import { createAnalysisWorker, modelManifest, towerKeys } from './run-context';
 
-/**
- * Images per call into the model worker. Posting a File costs the main thread about half a
- * millisecond (Chromium registers a blob reference per file), so chunks stay small enough that no
- * single post becomes a long task, and progress and cancel stay responsive.
- */
-const CHUNK = 32;
 /** Work bound (n·C·T·dim multiply-adds) for the per-template table before it samples images. */
 const TEMPLATE_BUDGET = 3e9;
 export type RunPhase = 'idle' | 'texts' | 'hashing' | 'images' | 'scoring' | 'done';
@@ -48,8 +44,6 @@ export interface Dataset {
 }
 
 export type TemplateChoice = keyof typeof TEMPLATE_PRESETS | 'custom';
-
-declare const __APP_VERSION__: string;
 
 async function readText(f: PickedFile): Promise<string> {
   return f.file.text();
@@ -122,12 +116,7 @@ export class ClassifyState {
   }
 
   private analysisApi(): Comlink.Remote<AnalysisWorkerApi> {
-    if (!this.analysis) {
-      // Vite bundles the worker from this exact `new Worker(new URL(…, import.meta.url))` form.
-      const worker = new Worker(new URL('../../workers/analysis.worker.ts', import.meta.url), { type: 'module' });
-      this.analysis = Comlink.wrap<AnalysisWorkerApi>(worker);
-    }
-    return this.analysis;
+    return (this.analysis ??= createAnalysisWorker());
   }
 
   /** Take a picked or dropped folder: find classes, images and the optional name/template files. */
@@ -228,18 +217,15 @@ export class ClassifyState {
     this.error = null;
     this.failed = [];
     const tStart = performance.now();
-    // Cache keys: the tower fingerprints, plus the backend (WebGPU and WASM agree to about 1e-3, not
-    // exactly, and a run must be reproducible on the backend it reports) and the resize mode.
-    const visionKey = `${info.fingerprints.vision}:${info.backend}${this.engine.resizeMode === 'pil' ? '' : ':browser-resize'}`;
-    this.cache.begin(visionKey, `${info.fingerprints.text}:${info.backend}`, info.id, info.embeddingDim);
+    const keys = towerKeys(this.engine);
+    const visionKey = keys.vision;
+    this.cache.begin(visionKey, keys.text, info.id, info.embeddingDim);
     const classes = d.layout.classes;
     const classNames = [...this.classNames];
     const images = Number.isFinite(limit) ? d.layout.images.slice(0, limit) : d.layout.images;
     const blobs = images.map((im) => d.entries[im.entry]!.file);
     const dim = info.embeddingDim;
     const stats: CacheStats = { enabled: this.useCache, image_hits: 0, image_misses: 0, text_hits: 0, text_misses: 0 };
-    const runId = crypto.randomUUID();
-    let runRecorded = false;
     try {
       // 1. Finish hashing the images (begun at intake) and read the cache while the prompts are encoded.
       const lookup = this.cache.lookupImages(blobs, dim);
@@ -268,71 +254,35 @@ export class ClassifyState {
         total: this.indexing?.total ?? images.length,
         startedAt: t0,
       };
-      const { hashes, unreadable, hashMs, readMs } = await lookup;
+      const found = await lookup;
+      const { hashes, hashMs, readMs } = found;
 
       // 2. Encode the images nothing has embedded yet (each distinct content once), in chunks.
-      const failed: Skipped[] = [];
-      const todo: number[] = [];
-      const queued = new Set<string>();
-      images.forEach((im, i) => {
-        const h = hashes[i];
-        if (h === null || h === undefined)
-          failed.push({ file: im.path, reason: unreadable.get(i) ?? 'it could not be read' });
-        else if (!this.cache.image(h) && !queued.has(h)) {
-          queued.add(h);
-          todo.push(i);
-        }
+      const encodedImages = await encodeMissingImages({
+        engine: this.engine,
+        cache: this.cache,
+        paths: images.map((im) => im.path),
+        blobs,
+        lookup: found,
+        run: { dataset: d.name, modelLabel: info.id, visionModel: visionKey },
+        onStart: (done, total) => {
+          this.progress = {
+            phase: 'images',
+            label: 'Encoding images',
+            unit: 'images',
+            done,
+            total,
+            startedAt: performance.now(),
+          };
+        },
+        onChunk: (n, failed) => {
+          if (failed.length !== this.failed.length) this.failed = [...failed];
+          if (this.progress) this.progress.done += n;
+        },
       });
-      let stored = images.length - failed.length - todo.length;
-      if (todo.length > 0) {
-        runRecorded = await this.cache.beginRun({
-          id: runId,
-          dataset: d.name,
-          modelLabel: info.id,
-          visionModel: visionKey,
-          totalImages: images.length,
-          storedImages: stored,
-          startedAt: Date.now(),
-          updatedAt: Date.now(),
-        });
-      }
-      const t1 = performance.now();
-      this.progress = {
-        phase: 'images',
-        label: 'Encoding images',
-        unit: 'images',
-        done: images.length - todo.length,
-        total: images.length,
-        startedAt: t1,
-      };
-      this.failed = [...failed];
-      for (let s = 0; s < todo.length; s += CHUNK) {
-        const chunk = todo.slice(s, s + CHUNK);
-        const res = await this.engine.embedImages(chunk.map((i) => ({ name: images[i]!.path, blob: blobs[i]! })));
-        const bad = new Map(res.failed.map((f) => [f.index, f.reason]));
-        const okRows: number[] = [];
-        chunk.forEach((i, k) => {
-          const reason = bad.get(k);
-          if (reason !== undefined) failed.push({ file: images[i]!.path, reason });
-          else okRows.push(k);
-        });
-        stats.image_misses += okRows.length;
-        stored += okRows.length;
-        if (okRows.length > 0) {
-          const packed = new Float32Array(okRows.length * dim);
-          okRows.forEach((k, j) => packed.set(res.embeddings.subarray(k * dim, (k + 1) * dim), j * dim));
-          const run = runRecorded ? { id: runId, storedImages: stored } : undefined;
-          this.cache.putImages(
-            okRows.map((k) => hashes[chunk[k]!]!),
-            packed,
-            dim,
-            run,
-          );
-        }
-        if (bad.size > 0) this.failed = [...failed];
-        if (this.progress) this.progress.done += chunk.length;
-      }
-      const embedImagesMs = performance.now() - t1;
+      const failed = encodedImages.failed;
+      stats.image_misses = encodedImages.encoded;
+      const embedImagesMs = encodedImages.ms;
 
       // 3. Scoring and metrics in the analysis worker.
       this.progress = {
@@ -402,7 +352,7 @@ export class ClassifyState {
       return false;
     } finally {
       // Finished, cancelled or failed: the run is no longer one to resume after a reload.
-      if (runRecorded) await this.cache.endRun(runId);
+      await this.cache.endRun();
       this.running = false;
       void this.storage.refresh();
     }
@@ -410,21 +360,8 @@ export class ClassifyState {
 
   /** What the run was: app, model (with file hashes), backend, preprocessing and templates. */
   private async manifest(set: TemplateSet): Promise<RunManifest> {
-    const info = this.engine.info!;
     return {
-      app_version: __APP_VERSION__,
-      date: new Date().toISOString(),
-      model: {
-        id: info.id,
-        origin: info.origin,
-        files: await this.engine.fileHashes(),
-        logit_scale: info.logitScale,
-        logit_scale_source: info.logitScaleSource,
-        embedding_dim: info.embeddingDim,
-      },
-      backend: info.backend,
-      dtype: info.dtype,
-      preprocessing: { resize: this.engine.resizeMode === 'pil' ? 'pil-bicubic-exact' : 'browser', ...info.preprocess },
+      ...(await modelManifest(this.engine)),
       templates: { name: set.name, count: set.templates.length, list: set.templates },
     };
   }

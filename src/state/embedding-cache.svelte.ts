@@ -32,6 +32,8 @@ export class EmbeddingCache {
   private texts = new Map<string, Float32Array>();
   /** Writes of the current run, awaited by `finish`. */
   private writes: Promise<void>[] = [];
+  /** The run record `beginRun` stored, until `endRun`. */
+  private runId: string | null = null;
 
   constructor(private store: Comlink.Remote<StoreWorkerApi>) {}
 
@@ -66,9 +68,13 @@ export class EmbeddingCache {
     return { hashes, unreadable, hashMs, readMs: got.readMs };
   }
 
-  /** Keep new image embeddings (rows of `packed`, in `hashes` order) and write them in one batch. */
-  putImages(hashes: string[], packed: Float32Array, dim: number, run?: { id: string; storedImages: number }): void {
+  /**
+   * Keep new image embeddings (rows of `packed`, in `hashes` order) and write them in one batch;
+   * `storedImages` updates the open run's record (see `beginRun`) in the same transaction.
+   */
+  putImages(hashes: string[], packed: Float32Array, dim: number, storedImages?: number): void {
     hashes.forEach((h, k) => this.images.set(h, packed.slice(k * dim, (k + 1) * dim)));
+    const run = this.runId !== null && storedImages !== undefined ? { id: this.runId, storedImages } : undefined;
     this.write(() => this.store.storeImages(this.vision, hashes, Comlink.transfer(packed, [packed.buffer]), dim, run));
   }
 
@@ -100,11 +106,16 @@ export class EmbeddingCache {
 
   /** Record a run in progress, so a reload can offer to resume it; false when it could not be stored. */
   async beginRun(rec: RunRecord): Promise<boolean> {
-    return this.enabled && (await this.note(this.store.beginRun(rec)));
+    const ok = this.enabled && (await this.note(this.store.beginRun(rec)));
+    if (ok) this.runId = rec.id;
+    return ok;
   }
 
-  async endRun(id: string): Promise<void> {
-    await this.store.endRun(id).catch(() => undefined);
+  /** The run finished, failed or was cancelled: it is no longer one to resume after a reload. */
+  async endRun(): Promise<void> {
+    const id = this.runId;
+    this.runId = null;
+    if (id !== null) await this.store.endRun(id).catch(() => undefined);
   }
 
   /** Wait for the run's writes; record the dataset's use and close runs of it that a reload interrupted. */
