@@ -7,6 +7,9 @@
  * (out-resume.png), then runs again and shows the Storage tab (out.png).
  * ACTIONS=frequency (MODEL=toy-clip-cifar10-skewed, DATA=…/cifar10/dev, FREQ=<counts.json>) runs and
  * shows the Concept frequency view (out.png, and out-binned.png).
+ * ACTIONS=retrieve (DATA=<captioned folder>, default COCO-mini; QUERY=<text>) runs retrieval with
+ * toy-clip-cifar10 and saves the search (out.png), the caption failures (out-captions.png) and the
+ * image failures (out-images.png).
  */
 import { launchChromium } from '../tests/helpers/browser';
 
@@ -17,12 +20,17 @@ const page = await browser.newPage({ viewport: { width: Number(width ?? 1366), h
 page.on('console', (m) => m.type() === 'error' && console.error('console:', m.text()));
 await page.goto(url);
 
-/** Load a model the app's server offers (MODEL overrides) and open DATA in the Evaluate tab. */
-async function openFolder(model: string, simpleTemplate: boolean): Promise<void> {
+/** Load a model the app's server offers (MODEL overrides). */
+async function loadServedModel(model: string): Promise<void> {
   await page.getByRole('tab', { name: 'This app’s server' }).click();
   await page.getByLabel('Model folder').selectOption(process.env.MODEL ?? model);
   await page.getByRole('button', { name: 'Load model' }).click();
   await page.getByTestId('dim').waitFor({ timeout: 120_000 });
+}
+
+/** Load a model the app's server offers and open DATA in the Evaluate tab. */
+async function openFolder(model: string, simpleTemplate: boolean): Promise<void> {
+  await loadServedModel(model);
   await page.getByTestId('mode-classify').click();
   await page.getByTestId('folder-input').setInputFiles(process.env.DATA ?? '../shared/datasets/cifar10/dev');
   if (simpleTemplate) await page.getByTestId('template-choice').selectOption('simple');
@@ -99,6 +107,28 @@ if (process.env.ACTIONS === 'frequency') {
     .getByRole('tabpanel')
     .last()
     .screenshot({ path: out.replace(/\.png$/, '-binned.png') });
+  await browser.close();
+  process.exit(0);
+}
+if (process.env.ACTIONS === 'retrieve') {
+  await loadServedModel('toy-clip-cifar10');
+  await page.getByTestId('mode-retrieve').click();
+  await page
+    .getByTestId('retrieval-folder-input')
+    .setInputFiles(process.env.DATA ?? '../shared/datasets/coco-mini-captions');
+  await page.getByTestId('run-retrieval').click();
+  await page.getByTestId('retrieval-metrics').waitFor({ timeout: 600_000 });
+  await page.getByTestId('search-input').fill(process.env.QUERY ?? 'a photo of a cat');
+  await page.getByTestId('search-input').press('Enter');
+  await page.getByTestId('search-results').waitFor();
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: out, fullPage: true });
+  await page.getByTestId('tab-text-failures').click();
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: out.replace(/\.png$/, '-captions.png'), fullPage: true });
+  await page.getByTestId('tab-image-failures').click();
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: out.replace(/\.png$/, '-images.png'), fullPage: true });
   await browser.close();
   process.exit(0);
 }

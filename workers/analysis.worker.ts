@@ -13,6 +13,7 @@ import {
   type ClassificationMetrics,
   type Predictions,
 } from '../src/core/metrics';
+import { retrievalMetrics, topMatches, type RetrievalInput, type RetrievalResult } from '../src/core/retrieval';
 
 export interface ScoreRequest {
   /** n×dim unit image embeddings (only images that embedded). */
@@ -54,6 +55,9 @@ function strideSample(req: ScoreRequest, max: number): { images: Float32Array; l
   return { images, labels };
 }
 
+/** Image embeddings (n×dim unit rows) of the last retrieval run, kept here for interactive search. */
+let gallery: { images: Float32Array; dim: number } | null = null;
+
 const api = {
   score(req: ScoreRequest): ScoreResult {
     const { numClasses: c, numTemplates: t, dim } = req;
@@ -74,6 +78,35 @@ const api = {
       predictions.topkProb.buffer,
       metrics.confusion.buffer,
     ]);
+  },
+
+  /** Ranks and Recall@K both ways (see core/retrieval); `onProgress` gets captions scored so far. */
+  retrieve(req: RetrievalInput, onProgress?: (done: number, total: number) => void): RetrievalResult {
+    const r = retrievalMetrics(req, onProgress);
+    return Comlink.transfer(r, [r.textRanks.buffer, r.imageRanks.buffer, r.textTop.buffer, r.imageTop.buffer]);
+  },
+
+  /** Keep the searchable images (n×dim unit rows; the buffer is transferred here). */
+  setGallery(images: Float32Array, dim: number): void {
+    gallery = { images, dim };
+  },
+
+  /**
+   * The `k` gallery images most similar to `query` (a unit text or image embedding), best first;
+   * `exclude` leaves out one row (the image a "more like this" started from).
+   */
+  search(query: Float32Array, k: number, exclude = -1): { ids: number[]; scores: number[]; ms: number } {
+    if (!gallery) return { ids: [], scores: [], ms: 0 };
+    const t0 = performance.now();
+    const r = topMatches(gallery.images, query, gallery.dim, k, exclude);
+    return { ...r, ms: performance.now() - t0 };
+  },
+
+  /** Like `search`, from a gallery image's own embedding. */
+  similarTo(row: number, k: number): { ids: number[]; scores: number[]; ms: number } {
+    if (!gallery) return { ids: [], scores: [], ms: 0 };
+    const { images, dim } = gallery;
+    return api.search(images.slice(row * dim, (row + 1) * dim), k, row);
   },
 };
 

@@ -10,6 +10,14 @@ interface UserError {
   message: string;
 }
 
+export interface SearchResult {
+  ids: number[];
+  scores: number[];
+  encodeMs: number;
+  rankMs: number;
+  totalMs: number;
+}
+
 export interface ZswHandle {
   engine: {
     status: string;
@@ -50,6 +58,25 @@ export interface ZswHandle {
       n_concepts: number;
     } | null;
     source: unknown;
+  };
+  retrieve: {
+    dataset: {
+      images: unknown[];
+      captionSource: string | null;
+      match: { captions: unknown[]; missing: { file: string; captions: number }[]; uncaptioned: string[] } | null;
+    } | null;
+    error: UserError | null;
+    running: boolean;
+    useCache: boolean;
+    indexing: { done: number; total: number; ms: number | null } | null;
+    failed: { file: string; reason: string }[];
+    run: unknown;
+    start(): Promise<boolean>;
+    importCaptions(file: File): Promise<boolean>;
+    searchText(text: string, k?: number): Promise<SearchResult | null>;
+    moreLikeThis(row: number, k?: number): Promise<SearchResult | null>;
+    resultsJson(): Record<string, unknown> | null;
+    perQueryCsv(): string | null;
   };
   storage: {
     interrupted: { id: string; dataset: string; totalImages: number; storedImages: number }[];
