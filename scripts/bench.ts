@@ -7,6 +7,7 @@
  *                    [--backend auto|webgpu|wasm] [--dtype auto|fp32|fp16|q8] [--limit N] [--out results.json]
  *                    [--resize pil|browser] [--classnames <classes.json|classnames.txt>]
  *                    [--profile <dir>] [--no-cache] [--port 4179] [--frequencies <concept counts .json|.csv>]
+ *   npm run bench -- --task retrieve --model … --data <image folder> [--captions <file>] [--queries 20] [--out …]
  *
  * The browser profile (default .cache/bench-profile) persists between runs, so the embedding cache in
  * its IndexedDB makes a second run with other classes or templates encode no image; `--no-cache`
@@ -20,10 +21,14 @@ import { launchPersistent } from '../tests/helpers/browser';
 import { serveBuiltApp } from './serve-built';
 import { hubSource, urlSource, type ModelSource } from '../src/data/model-files';
 import { isPresetId } from '../src/core/templates';
+import { benchRetrieve, checkCaptionsArg } from './bench-retrieve';
 import '../tests/helpers/zsw';
 
 const { values: opts } = parseArgs({
   options: {
+    task: { type: 'string', default: 'classify' },
+    captions: { type: 'string' },
+    queries: { type: 'string', default: '20' },
     model: { type: 'string' },
     data: { type: 'string' },
     templates: { type: 'string', default: 'openai80' },
@@ -55,6 +60,8 @@ const limit = opts.limit ? Number(opts.limit) : null;
 if (limit !== null && !(limit > 0)) fail('--limit must be a positive number.');
 if (opts.classnames && !fs.existsSync(opts.classnames)) fail(`--classnames ${opts.classnames}: no such file.`);
 if (opts.frequencies && !fs.existsSync(opts.frequencies)) fail(`--frequencies ${opts.frequencies}: no such file.`);
+if (!['classify', 'retrieve'].includes(opts.task!)) fail('--task must be classify or retrieve.');
+checkCaptionsArg(opts.captions, fail);
 
 /** A local model folder is served by the app's own server (MODELS_DIR = its parent). */
 const modelIsDir = fs.existsSync(opts.model) && fs.statSync(opts.model).isDirectory();
@@ -139,7 +146,11 @@ async function main() {
     await page.goto(`${appUrl}/?mode=classify`);
     await page.waitForFunction(() => 'zsw' in window);
     if (opts.resize === 'browser') await page.evaluate(() => (window.zsw.engine.resizeMode = 'browser'));
-    if (opts['no-cache']) await page.evaluate(() => (window.zsw.classify.useCache = false));
+    if (opts['no-cache'])
+      await page.evaluate(() => {
+        window.zsw.classify.useCache = false;
+        window.zsw.retrieve.useCache = false;
+      });
 
     const loaded = await page.evaluate(([s, b, d]) => window.zsw.engine.load(s, b, d), [
       source,
@@ -151,6 +162,19 @@ async function main() {
       fail(`the model did not load: ${err?.message ?? 'unknown error'}`);
     }
 
+    if (opts.task === 'retrieve') {
+      const r = await benchRetrieve(
+        page,
+        { dataDir, captions: opts.captions, queries: Number(opts.queries) },
+        fail,
+        resetLongTasks,
+      );
+      // Long tasks of the run itself; the timed searches afterwards render thumbnails and are not counted.
+      r.results.bench = benchRecord(r.wallMs, r.runLongTasks, peakMb, pageErrors);
+      fs.writeFileSync(opts.out!, JSON.stringify(r.results, null, 1));
+      console.log(`${r.line} · peak ${Math.round(peakMb)} MB → ${opts.out}`);
+      return;
+    }
     // The same intake as the UI: the folder goes into the page's <input webkitdirectory>.
     await page.getByTestId('folder-input').setInputFiles(dataDir);
     await page.waitForFunction(() => window.zsw.classify.dataset !== null || window.zsw.classify.error !== null);
@@ -169,13 +193,7 @@ async function main() {
 
     const runStart = Date.now();
     if (process.env.BENCH_DEBUG) console.log('start at', await page.evaluate(() => performance.now()));
-    // Long tasks are counted from here: the run itself, not page start-up or the folder intake.
-    await page.evaluate(async () => {
-      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 100)));
-      const w = window as unknown as { __longTasks: number[]; __longTaskAt: number[] };
-      w.__longTasks.length = 0;
-      w.__longTaskAt.length = 0;
-    });
+    await resetLongTasks(page);
     const ok = await page.evaluate((n) => window.zsw.classify.start(n ?? undefined), limit);
     if (!ok) {
       const err = await page.evaluate(() => window.zsw.classify.error);
@@ -201,14 +219,7 @@ async function main() {
       const f = await page.evaluate(() => window.zsw.frequency.summary());
       results.frequency = f ? { ...f, source: name } : { error: 'fewer than 3 matched classes with different counts' };
     }
-    results.bench = {
-      data: dataDir,
-      limit,
-      run_wall_ms: wallMs,
-      main_thread: { long_tasks: longTasks.length, longest_task_ms: Math.round(Math.max(0, ...longTasks)) },
-      memory: { peak_browser_pss_mb: peakMb > 0 ? Math.round(peakMb) : null },
-      page_errors: pageErrors,
-    };
+    results.bench = benchRecord(wallMs, longTasks, peakMb, pageErrors);
     fs.writeFileSync(opts.out!, JSON.stringify(results, null, 1));
     const m = results.metrics as { acc1: number; acc5: number | null; mean_per_class_recall: number };
     const t = results.timing as {
@@ -240,6 +251,27 @@ async function main() {
     await browser.close();
     await app.close();
   }
+}
+
+/** Long tasks are counted from here: the run itself, not page start-up or the folder intake. */
+async function resetLongTasks(page: Page): Promise<void> {
+  await page.evaluate(async () => {
+    await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 100)));
+    const w = window as unknown as { __longTasks: number[]; __longTaskAt: number[] };
+    w.__longTasks.length = 0;
+    w.__longTaskAt.length = 0;
+  });
+}
+
+function benchRecord(wallMs: number, longTasks: number[], peakMb: number, pageErrors: string[]) {
+  return {
+    data: dataDir,
+    limit,
+    run_wall_ms: wallMs,
+    main_thread: { long_tasks: longTasks.length, longest_task_ms: Math.round(Math.max(0, ...longTasks)) },
+    memory: { peak_browser_pss_mb: peakMb > 0 ? Math.round(peakMb) : null },
+    page_errors: pageErrors,
+  };
 }
 
 /** Preset ids go through the page's template menu; a file through its templates.txt input. */
