@@ -7,7 +7,8 @@
  *   leaves the image itself out, the failure browser lists the misses, both exports download;
  * - a re-run encodes nothing (embedding cache);
  * - a folder with a caption for a missing image, an uncaptioned image and a corrupt image: each is
- *   named, and the run completes.
+ *   named, and the run completes;
+ * - same-name .txt captions, and a JSONL file picked instead, go through the same intake.
  * The toy model knows only CIFAR-10 words, so its retrieval is near chance: this checks parity, not quality.
  */
 import fs from 'node:fs';
@@ -186,4 +187,44 @@ test('missing, uncaptioned and corrupt images are named; the run completes witho
   expect(r.dataset.failed.map((f) => f.file)).toEqual(['broken.jpg']);
   expect(r.dataset).toMatchObject({ evaluated_images: 3, searchable_images: 4, captions: 15 });
   expect(r.per_query.text_to_image).toHaveLength(15);
+});
+
+test('same-name .txt captions are found in the folder; a JSONL caption file can replace them', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zsw-sidecar-'));
+  try {
+    const meta = JSON.parse(fs.readFileSync(path.join(COCO, 'images-meta.json'), 'utf8')) as {
+      image: string;
+      captions: string[];
+    }[];
+    const jsonl: string[] = [];
+    meta.slice(0, 4).forEach((m, i) => {
+      fs.copyFileSync(path.join(COCO, 'images', path.basename(m.image)), path.join(dir, `${i}.jpg`));
+      fs.writeFileSync(path.join(dir, `${i}.txt`), m.captions.slice(0, 2).join('\n'));
+      jsonl.push(JSON.stringify({ file: `${i}.jpg`, caption: m.captions }));
+    });
+    const jsonlPath = path.join(os.tmpdir(), `zsw-captions-${Date.now()}.jsonl`);
+    fs.writeFileSync(jsonlPath, jsonl.join('\n'));
+    await page.getByTestId('retrieval-folder-input').setInputFiles(dir);
+    await expect
+      .poll(() => page.getByTestId('retrieval-summary').textContent())
+      .toMatch(/4 images · 8 captions of 4 images from\s+same-name \.txt files/);
+    await page.getByTestId('run-retrieval').click();
+    await page.getByTestId('retrieval-metrics').waitFor({ timeout: 120_000 });
+    let r = (await page.evaluate(() => window.zsw.retrieve.resultsJson())) as unknown as Results;
+    expect(r.per_query.text_to_image).toHaveLength(8);
+    expect(r.per_query.text_to_image[0]).toMatchObject({ caption: meta[0]!.captions[0], image: '0.jpg' });
+
+    await page.getByTestId('captions-input').setInputFiles(jsonlPath);
+    await expect
+      .poll(() => page.getByTestId('retrieval-summary').textContent())
+      .toMatch(/20 captions of 4 images from\s+zsw-captions-\d+\.jsonl/);
+    await page.getByTestId('run-retrieval').click();
+    await page.getByTestId('retrieval-metrics').waitFor({ timeout: 120_000 });
+    r = (await page.evaluate(() => window.zsw.retrieve.resultsJson())) as unknown as Results;
+    expect(r.per_query.text_to_image).toHaveLength(20);
+    expect(r.per_query.image_to_text.map((q) => q.image)).toEqual(['0.jpg', '1.jpg', '2.jpg', '3.jpg']);
+    fs.rmSync(jsonlPath);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
