@@ -186,10 +186,15 @@ export interface CaptionMatch {
 }
 
 /**
- * Match caption-file names to picked image paths: exactly, else by a unique path ending
- * (`000000000139.jpg` ↔ `images/000000000139.jpg`). Leading `./` and `\` separators are normalised.
+ * Resolve names written in a side file (captions, per-image metadata) to indices of `imagePaths`:
+ * exactly, else by a unique path ending (`000000000139.jpg` ↔ `images/000000000139.jpg`). Leading `./`
+ * and `\\` separators are normalised; a name whose ending fits two images resolves to nothing and is
+ * reported by `isAmbiguous`.
  */
-export function matchCaptions(file: CaptionFile, imagePaths: string[]): CaptionMatch {
+export function pathResolver(imagePaths: string[]): {
+  resolve: (name: string) => number | undefined;
+  isAmbiguous: (name: string) => boolean;
+} {
   const bySuffix = new Map<string, number>();
   const dup = new Set<string>();
   imagePaths.forEach((p, i) => {
@@ -201,11 +206,22 @@ export function matchCaptions(file: CaptionFile, imagePaths: string[]): CaptionM
     }
   });
   const norm = (f: string) => f.replace(/\\/g, '/').replace(/^(\.\/|\/)+/, '');
-  const resolve = (f: string): number | undefined => {
-    const key = norm(f);
-    if (dup.has(key)) return undefined;
-    return bySuffix.get(key) ?? bySuffix.get(key.split('/').pop()!);
+  return {
+    resolve: (f) => {
+      const key = norm(f);
+      if (dup.has(key)) return undefined;
+      return bySuffix.get(key) ?? bySuffix.get(key.split('/').pop()!);
+    },
+    isAmbiguous: (f) => dup.has(norm(f)),
   };
+}
+
+/**
+ * Match caption-file names to picked image paths: exactly, else by a unique path ending
+ * (`000000000139.jpg` ↔ `images/000000000139.jpg`). Leading `./` and `\` separators are normalised.
+ */
+export function matchCaptions(file: CaptionFile, imagePaths: string[]): CaptionMatch {
+  const { resolve, isAmbiguous } = pathResolver(imagePaths);
   const row = new Map<number, number>();
   const images: string[] = [];
   const ambiguous = new Set<string>();
@@ -214,7 +230,7 @@ export function matchCaptions(file: CaptionFile, imagePaths: string[]): CaptionM
   for (const f of file.imageOrder) {
     const i = named.has(f) ? resolve(f) : undefined;
     if (i === undefined) {
-      if (dup.has(norm(f))) ambiguous.add(f);
+      if (isAmbiguous(f)) ambiguous.add(f);
       continue;
     }
     if (!row.has(i)) {
