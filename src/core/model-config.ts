@@ -1,5 +1,7 @@
 /** What the app reads from a CLIP-family `config.json`, with the conventions it relies on. */
 
+import { OPENAI_LOGIT_SCALE } from './model-family';
+
 type Json = Record<string, unknown>;
 
 export interface ModelConfig {
@@ -14,12 +16,7 @@ export interface ModelConfig {
   maxPositionEmbeddings: number | null;
 }
 
-/**
- * OpenAI CLIP's trained logit scale is exp(4.6052) = 100. Hugging Face configs only carry
- * `logit_scale_init_value` (the *initial* value, 2.6592 → 14.3), which is not what the model was trained
- * to, so it is never used here.
- */
-export const OPENAI_LOGIT_SCALE = 100;
+export { OPENAI_LOGIT_SCALE };
 
 export function parseModelConfig(json: Json): ModelConfig {
   const text = (json.text_config ?? {}) as Json;

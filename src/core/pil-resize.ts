@@ -1,9 +1,12 @@
 /**
- * Bicubic resampling that reproduces Pillow's `Image.resize(size, BICUBIC, reducing_gap=None)` bit for bit
- * on 8-bit images — what Hugging Face's CLIPImageProcessor does before center crop.
+ * Resampling that reproduces Pillow's `Image.resize(size, filter, reducing_gap=None)` bit for bit on 8-bit
+ * images — what Hugging Face's image processors do before center crop. Every Pillow filter is here:
+ * NEAREST (0), LANCZOS (1), BILINEAR (2), BICUBIC (3), BOX (4), HAMMING (5), the codes
+ * `preprocessor_config.json` gives as `resample`.
  *
- * Pillow (src/libImaging/Resample.c) resizes in two separable passes, horizontal then vertical, with
- * fixed-point coefficients (22 fractional bits) and rounds each pass to 8 bits. Browsers resample
+ * Pillow (src/libImaging/Resample.c) resizes with the convolution filters in two separable passes,
+ * horizontal then vertical, with fixed-point coefficients (22 fractional bits), rounding each pass to
+ * 8 bits; NEAREST goes through its affine transform instead (src/libImaging/Geometry.c). Browsers resample
  * differently, which is how CLIP tools end up with irreproducible numbers; see
  * https://github.com/python-pillow/Pillow/blob/main/src/libImaging/Resample.c
  */
@@ -11,9 +14,8 @@
 /** Fractional bits of Pillow's fixed-point coefficients for 8-bit images: 32 - 8 - 2. */
 const PRECISION_BITS = 22;
 const ONE = 1 << PRECISION_BITS;
-/** Pillow's bicubic filter uses a = -0.5 and has support 2 (in source pixels at scale 1). */
+/** Pillow's bicubic filter uses a = -0.5. */
 const BICUBIC_A = -0.5;
-const BICUBIC_SUPPORT = 2;
 
 /** An interleaved 8-bit image: `data.length === width * height * channels`. */
 export interface Image8 {
@@ -23,12 +25,65 @@ export interface Image8 {
   channels: number;
 }
 
-function bicubic(x: number): number {
-  const t = Math.abs(x);
-  if (t < 1) return ((BICUBIC_A + 2) * t - (BICUBIC_A + 3)) * t * t + 1;
-  if (t < 2) return (((t - 5) * t + 8) * t - 4) * BICUBIC_A;
-  return 0;
+/** PIL's resample codes (`PIL.Image.Resampling`). */
+export const PIL_NEAREST = 0;
+export const PIL_LANCZOS = 1;
+export const PIL_BILINEAR = 2;
+export const PIL_BICUBIC = 3;
+export const PIL_BOX = 4;
+export const PIL_HAMMING = 5;
+
+export const RESAMPLE_NAMES: Record<number, string> = {
+  [PIL_NEAREST]: 'nearest',
+  [PIL_LANCZOS]: 'lanczos',
+  [PIL_BILINEAR]: 'bilinear',
+  [PIL_BICUBIC]: 'bicubic',
+  [PIL_BOX]: 'box',
+  [PIL_HAMMING]: 'hamming',
+};
+
+interface Filter {
+  /** Support in source pixels at scale 1. */
+  support: number;
+  kernel(x: number): number;
 }
+
+function sinc(x: number): number {
+  if (x === 0) return 1;
+  const t = x * Math.PI;
+  return Math.sin(t) / t;
+}
+
+const FILTERS: Record<number, Filter> = {
+  [PIL_BOX]: { support: 0.5, kernel: (x) => (x > -0.5 && x <= 0.5 ? 1 : 0) },
+  [PIL_BILINEAR]: {
+    support: 1,
+    kernel: (x) => {
+      const t = Math.abs(x);
+      return t < 1 ? 1 - t : 0;
+    },
+  },
+  [PIL_HAMMING]: {
+    support: 1,
+    kernel: (x) => {
+      const t = Math.abs(x);
+      if (t === 0) return 1;
+      if (t >= 1) return 0;
+      const p = t * Math.PI;
+      return (Math.sin(p) / p) * (0.54 + 0.46 * Math.cos(p));
+    },
+  },
+  [PIL_BICUBIC]: {
+    support: 2,
+    kernel: (x) => {
+      const t = Math.abs(x);
+      if (t < 1) return ((BICUBIC_A + 2) * t - (BICUBIC_A + 3)) * t * t + 1;
+      if (t < 2) return (((t - 5) * t + 8) * t - 4) * BICUBIC_A;
+      return 0;
+    },
+  },
+  [PIL_LANCZOS]: { support: 3, kernel: (x) => (x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0) },
+};
 
 /** Per output pixel: first source index, tap count, and integer weights (ksize taps each). */
 interface Coefficients {
@@ -39,10 +94,12 @@ interface Coefficients {
 }
 
 /** Pillow's `precompute_coeffs` followed by `normalize_coeffs_8bpc`. */
-export function precomputeCoefficients(inSize: number, outSize: number): Coefficients {
+export function precomputeCoefficients(inSize: number, outSize: number, filter: number = PIL_BICUBIC): Coefficients {
+  const f = FILTERS[filter];
+  if (!f) throw new RangeError(`Pillow filter ${filter} has no convolution kernel`);
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);
-  const support = BICUBIC_SUPPORT * filterScale;
+  const support = f.support * filterScale;
   const ksize = Math.ceil(support) * 2 + 1;
   const start = new Int32Array(outSize);
   const count = new Int32Array(outSize);
@@ -56,7 +113,7 @@ export function precomputeCoefficients(inSize: number, outSize: number): Coeffic
     const xmax = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
     let sum = 0;
     for (let x = 0; x < xmax; x++) {
-      const w = bicubic((x + xmin - center + 0.5) * invScale);
+      const w = f.kernel((x + xmin - center + 0.5) * invScale);
       k[x] = w;
       sum += w;
     }
@@ -76,9 +133,9 @@ function clip8(acc: number): number {
   return Math.floor(acc / ONE);
 }
 
-function resizeHorizontal(src: Image8, outWidth: number): Image8 {
+function resizeHorizontal(src: Image8, outWidth: number, filter: number): Image8 {
   const { width, height, channels } = src;
-  const c = precomputeCoefficients(width, outWidth);
+  const c = precomputeCoefficients(width, outWidth, filter);
   const out = new Uint8Array(outWidth * height * channels);
   const half = ONE >> 1;
   for (let y = 0; y < height; y++) {
@@ -99,9 +156,9 @@ function resizeHorizontal(src: Image8, outWidth: number): Image8 {
   return { data: out, width: outWidth, height, channels };
 }
 
-function resizeVertical(src: Image8, outHeight: number): Image8 {
+function resizeVertical(src: Image8, outHeight: number, filter: number): Image8 {
   const { width, height, channels } = src;
-  const c = precomputeCoefficients(height, outHeight);
+  const c = precomputeCoefficients(height, outHeight, filter);
   const stride = width * channels;
   const out = new Uint8Array(outHeight * stride);
   const half = ONE >> 1;
@@ -121,12 +178,50 @@ function resizeVertical(src: Image8, outHeight: number): Image8 {
 }
 
 /**
- * Resize an 8-bit interleaved image to `outWidth × outHeight` exactly as Pillow's BICUBIC does
- * (horizontal pass first, each pass only when its size changes).
+ * Source index of each output pixel for Pillow's NEAREST: its affine transform walks the source in
+ * steps of `in/out` from half a step in (accumulated in doubles, as Geometry.c does), truncating.
  */
-export function resizeBicubicPil(src: Image8, outWidth: number, outHeight: number): Image8 {
+function nearestIndex(inSize: number, outSize: number): Int32Array {
+  const step = inSize / outSize;
+  const idx = new Int32Array(outSize);
+  let pos = step * 0.5;
+  for (let i = 0; i < outSize; i++) {
+    idx[i] = Math.min(inSize - 1, Math.max(0, Math.trunc(pos)));
+    pos += step;
+  }
+  return idx;
+}
+
+function resizeNearest(src: Image8, outWidth: number, outHeight: number): Image8 {
+  const { width, channels } = src;
+  const xs = nearestIndex(width, outWidth);
+  const ys = nearestIndex(src.height, outHeight);
+  const out = new Uint8Array(outWidth * outHeight * channels);
+  for (let y = 0; y < outHeight; y++) {
+    const srow = (ys[y] as number) * width;
+    for (let x = 0; x < outWidth; x++) {
+      const s = (srow + (xs[x] as number)) * channels;
+      const d = (y * outWidth + x) * channels;
+      for (let ch = 0; ch < channels; ch++) out[d + ch] = src.data[s + ch] as number;
+    }
+  }
+  return { data: out, width: outWidth, height: outHeight, channels };
+}
+
+/**
+ * Resize an 8-bit interleaved image to `outWidth × outHeight` exactly as Pillow does with `filter`
+ * (a PIL resample code; horizontal pass first, each pass only when its size changes).
+ */
+export function resizePil(src: Image8, outWidth: number, outHeight: number, filter: number): Image8 {
+  if (outWidth === src.width && outHeight === src.height) return src;
+  if (filter === PIL_NEAREST) return resizeNearest(src, outWidth, outHeight);
   let img = src;
-  if (outWidth !== img.width) img = resizeHorizontal(img, outWidth);
-  if (outHeight !== img.height) img = resizeVertical(img, outHeight);
+  if (outWidth !== img.width) img = resizeHorizontal(img, outWidth, filter);
+  if (outHeight !== img.height) img = resizeVertical(img, outHeight, filter);
   return img;
+}
+
+/** Pillow's BICUBIC, the filter of OpenAI CLIP's preprocessing. */
+export function resizeBicubicPil(src: Image8, outWidth: number, outHeight: number): Image8 {
+  return resizePil(src, outWidth, outHeight, PIL_BICUBIC);
 }

@@ -1,8 +1,10 @@
 /**
- * CLIP image preprocessing driven by `preprocessor_config.json`, as Hugging Face's CLIPImageProcessor does
- * it: resize the shortest edge (bicubic, long side floored), center crop, rescale, normalize, to CHW float32.
+ * Image preprocessing driven by `preprocessor_config.json`, as Hugging Face's image processors do it:
+ * CLIPImageProcessor resizes the shortest edge (long side floored) then center-crops; SiglipImageProcessor
+ * squashes to `{height, width}` without crop. The resize uses the config's `resample` filter, Pillow-exact;
+ * then rescale and (unless `do_normalize` is false, as for MobileCLIP) normalize, to CHW float32.
  */
-import { resizeBicubicPil, type Image8 } from './pil-resize';
+import { resizePil, PIL_BICUBIC, type Image8 } from './pil-resize';
 
 /** The fields of `preprocessor_config.json` this app reads, with units. */
 export interface PreprocessConfig {
@@ -18,7 +20,7 @@ export interface PreprocessConfig {
   doNormalize: boolean;
   mean: [number, number, number];
   std: [number, number, number];
-  /** PIL resample code: 3 = bicubic, 2 = bilinear. Only bicubic is reproduced exactly. */
+  /** PIL resample code (0 nearest, 1 lanczos, 2 bilinear, 3 bicubic, 4 box, 5 hamming), all Pillow-exact. */
   resample: number;
 }
 
@@ -74,7 +76,7 @@ export function parsePreprocessConfig(json: Json): PreprocessConfig {
     doNormalize: json.do_normalize !== false,
     mean: triple(json.image_mean, CLIP_MEAN),
     std: triple(json.image_std, CLIP_STD),
-    resample: num(json.resample, 3),
+    resample: num(json.resample, PIL_BICUBIC),
   };
 }
 
@@ -155,14 +157,14 @@ export function toChwFloat(img: Image8, cfg: PreprocessConfig, out: Float32Array
 }
 
 /**
- * The whole pipeline on decoded RGB pixels: PIL-exact resize, crop, rescale, normalize.
+ * The whole pipeline on decoded RGB pixels: PIL-exact resize (the config's filter), crop, rescale, normalize.
  * Writes CHW float32 into `out` at `offset` (length 3 × output height × output width).
  */
 export function preprocessRgb(img: Image8, cfg: PreprocessConfig, out: Float32Array, offset = 0): void {
   let cur = img;
   if (cfg.doResize) {
     const t = resizeTarget(cfg, cur.width, cur.height);
-    cur = resizeBicubicPil(cur, t.width, t.height);
+    cur = resizePil(cur, t.width, t.height, cfg.resample);
   }
   const o = outputSize(cfg);
   if (cur.width !== o.width || cur.height !== o.height) cur = centerCrop(cur, o.width, o.height);

@@ -1,10 +1,13 @@
 /**
- * CLIP tokenization glue over `@huggingface/tokenizers` (which reads `tokenizer.json` and applies the
- * tokenizer's own normalizer, pre-tokenizer, BPE and start/end tokens). This module adds what the
- * library leaves to the caller: truncation to the model's context length, and padding a batch into
- * one int64 matrix the way the model expects.
+ * Tokenization glue over `@huggingface/tokenizers` (which reads `tokenizer.json` and applies the
+ * tokenizer's own normalizer, pre-tokenizer, model and special tokens). This module adds what the
+ * library leaves to the caller, following the model family's rule (core/model-family): the Python
+ * tokenizer's text clean-up where tokenizer.json lacks it, truncation to the context length keeping the
+ * end token, and padding a batch into one int64 matrix — to its longest row, or to exactly the context
+ * length for bidirectional towers that pool the last position (SigLIP).
  */
 import { Tokenizer } from '@huggingface/tokenizers';
+import { FAMILIES, canonicalizeSiglip, type TokenRule } from './model-family';
 
 type Json = Record<string, unknown>;
 
@@ -31,9 +34,17 @@ function tokenId(tokenizerJson: Json, content: unknown): number | null {
   if (Array.isArray(added)) {
     for (const t of added as Json[]) if (t.content === content && typeof t.id === 'number') return t.id;
   }
-  const vocab = (tokenizerJson.model as Json | undefined)?.vocab as Json | undefined;
-  const v = vocab?.[content];
-  return typeof v === 'number' ? v : null;
+  const vocab = (tokenizerJson.model as Json | undefined)?.vocab;
+  if (vocab && !Array.isArray(vocab)) {
+    const v = (vocab as Json)[content];
+    if (typeof v === 'number') return v;
+  }
+  // Unigram (SentencePiece) vocabularies are [piece, score] lists: the id is the index.
+  if (Array.isArray(vocab)) {
+    const i = (vocab as unknown[]).findIndex((p) => Array.isArray(p) && p[0] === content);
+    if (i >= 0) return i;
+  }
+  return null;
 }
 
 function specialContent(v: unknown): unknown {
@@ -41,33 +52,43 @@ function specialContent(v: unknown): unknown {
 }
 
 /**
- * Build the tokenizer from the parsed JSON files. `contextLength` falls back to the tokenizer's
- * `model_max_length`, then to the text config's `max_position_embeddings`, then to 77.
+ * Build the tokenizer from the parsed JSON files and the family's rule (CLIP's by default).
+ * `contextLength` falls back to the tokenizer's `model_max_length`, then to the text config's
+ * `max_position_embeddings`, then to the family's default (77 for CLIP, 64 for SigLIP).
  */
 export function createClipTokenizer(
   tokenizerJson: Json,
   tokenizerConfig: Json,
   maxPositionEmbeddings?: number,
+  rule: TokenRule = FAMILIES.clip.tokenization,
 ): ClipTokenizer {
   const tok = new Tokenizer(tokenizerJson, tokenizerConfig);
   const cfgMax = tokenizerConfig.model_max_length;
   const contextLength =
-    typeof cfgMax === 'number' && cfgMax > 0 && cfgMax < 100_000 ? cfgMax : (maxPositionEmbeddings ?? 77);
+    typeof cfgMax === 'number' && cfgMax > 0 && cfgMax < 100_000
+      ? cfgMax
+      : (maxPositionEmbeddings ?? rule.defaultContextLength);
 
   const padSpec = tokenizerJson.padding as Json | null | undefined;
   const strategy = padSpec?.strategy as Json | string | undefined;
   const fixed = strategy && typeof strategy === 'object' ? (strategy.Fixed as number | undefined) : undefined;
   const padId =
+    (typeof rule.pad === 'object' ? rule.pad.id : null) ??
     (typeof padSpec?.pad_id === 'number' ? padSpec.pad_id : null) ??
     tokenId(tokenizerJson, specialContent(tokenizerConfig.pad_token)) ??
     tokenId(tokenizerJson, specialContent(tokenizerConfig.eos_token)) ??
     0;
-  const padding: PaddingRule = { padId, fixedLength: typeof fixed === 'number' ? fixed : null };
+  const fixedLength = rule.padTo === 'max-length' ? contextLength : typeof fixed === 'number' ? fixed : null;
+  const padding: PaddingRule = { padId, fixedLength };
+  const endId = tokenId(tokenizerJson, specialContent(tokenizerConfig.eos_token));
+  const lowerCase = tokenizerConfig.do_lower_case !== false;
 
   const encode = (text: string): number[] => {
-    const ids = tok.encode(text).ids;
+    const input = rule.canonicalize === 'siglip' ? canonicalizeSiglip(text, lowerCase) : text;
+    let ids = tok.encode(input).ids;
+    if (rule.ensureEndToken && endId !== null && ids[ids.length - 1] !== endId) ids = [...ids, endId];
     if (ids.length <= contextLength) return ids;
-    // Keep the end token: CLIP pools at the first end-of-text token.
+    // Keep the end token: CLIP pools at the first end-of-text token, SigLIP expects `</s>` last.
     return [...ids.slice(0, contextLength - 1), ids[ids.length - 1] as number];
   };
 
