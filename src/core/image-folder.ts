@@ -37,10 +37,30 @@ export interface ImageFolderLayout {
   templatesTxt: number | null;
 }
 
-const IMAGE_EXT = /\.(jpe?g|png|webp|gif|bmp|avif)$/i;
+/**
+ * Files taken as images: what browsers decode, plus formats people keep photos in that some browsers
+ * cannot (HEIC, TIFF) and vector images (SVG), so those are reported with their specific reason
+ * instead of vanishing as "not an image".
+ */
+const IMAGE_EXT = /\.(jpe?g|jfif|png|apng|webp|gif|bmp|avif|heic|heif|tiff?|svg)$/i;
 
 export function isImageName(path: string, type = ''): boolean {
   return IMAGE_EXT.test(path) || type.startsWith('image/');
+}
+
+/** Reason shown for files operating systems and archivers leave behind. */
+export const CLUTTER_REASON = 'system file (not part of the data)';
+
+/**
+ * Files that operating systems and archivers leave in folders: macOS `.DS_Store` and `._*` resource
+ * forks (and whole `__MACOSX/` folders in zips), Windows `Thumbs.db` and `desktop.ini`, hidden
+ * dot-folders such as `.git/`. They are skipped and counted, never taken as images or classes.
+ */
+export function isClutter(path: string): boolean {
+  const parts = path.split('/');
+  const base = parts[parts.length - 1]!;
+  if (/^(\.DS_Store|Thumbs\.db|ehthumbs\.db|desktop\.ini|Icon\r|\._.*)$/i.test(base)) return true;
+  return parts.slice(0, -1).some((d) => d === '__MACOSX' || (d.startsWith('.') && d !== '.' && d !== '..'));
 }
 
 /** Code-point order (Python's `sorted`), not locale order: class indices must match other tools. */
@@ -79,6 +99,10 @@ export function readImageFolder(entries: FolderEntry[]): ImageFolderLayout {
   const classSet = new Set<string>();
   const pending: { path: string; folder: string; entry: number }[] = [];
   rel.forEach((path, i) => {
+    if (isClutter(path)) {
+      layout.skipped.push({ file: path, reason: CLUTTER_REASON });
+      return;
+    }
     const slash = path.indexOf('/');
     if (slash < 0) {
       const lower = path.toLowerCase();

@@ -3,6 +3,7 @@
  * Access API where the browser has it), `<input webkitdirectory>` files, or a drag-and-drop of files
  * and folders. Paths use '/' and are relative to what was picked.
  */
+import { isClutter, isImageName } from '../core/image-folder';
 
 export interface PickedFile {
   path: string;
@@ -92,9 +93,7 @@ export async function fromDataTransfer(dt: DataTransfer): Promise<PickedFile[]> 
   return out;
 }
 
-const IMAGE_EXT = /\.(jpe?g|png|webp|gif|bmp|avif)$/i;
-
-/** Whether a file looks like an image by name or type (decoding decides for sure). */
+/** Whether a file looks like an image by name or type (decoding decides for sure); system clutter never does. */
 export function looksLikeImage(p: PickedFile): boolean {
-  return IMAGE_EXT.test(p.path) || p.file.type.startsWith('image/');
+  return isImageName(p.path, p.file.type) && !isClutter(p.path);
 }

@@ -2,14 +2,36 @@
  * Decodes image bytes in a worker with the browser's decoders (createImageBitmap + OffscreenCanvas):
  * EXIF orientation applied, colour-managed decode off, alpha left unpremultiplied. Grayscale, CMYK,
  * 16-bit and palette images all come out as 8-bit RGBA, which `rgbaToRgb` turns into RGB.
+ * The bytes are checked first (`sniffImage`), so a file that cannot be evaluated is refused with its
+ * specific reason — empty, truncated, not an image, too large, vector, a format this browser lacks —
+ * and a huge image is refused from its header, before any pixel memory is taken.
  */
 import { WorkbenchError } from './errors';
 import { type Image8 } from '../core/pil-resize';
 import { rgbaToRgb, resizeTarget, type PreprocessConfig } from '../core/preprocess';
+import { formatName, sniffImage, type ImageSniff } from '../core/image-sniff';
 
 export type ResizeMode = 'pil' | 'browser';
 
-async function bitmapOf(blob: Blob, name: string, resize?: { width: number; height: number }): Promise<ImageBitmap> {
+/** A decoded image, with a remark worth showing (an animated GIF's first frame only) when there is one. */
+export type DecodedImage = Image8 & { note?: string };
+
+const decodeError = (name: string, problem: string) => new WorkbenchError('image-decode', `${name}: ${problem}`, name);
+
+/** Check the bytes; throws the specific reason when the file cannot be evaluated. */
+export async function checkImage(blob: Blob, name: string): Promise<ImageSniff> {
+  if (blob.size === 0) throw decodeError(name, 'empty file (0 bytes)');
+  const sniff = sniffImage(new Uint8Array(await blob.arrayBuffer()));
+  if (sniff.problem) throw decodeError(name, sniff.problem);
+  return sniff;
+}
+
+async function bitmapOf(
+  blob: Blob,
+  name: string,
+  sniff: ImageSniff,
+  resize?: { width: number; height: number },
+): Promise<ImageBitmap> {
   try {
     return await createImageBitmap(blob, {
       imageOrientation: 'from-image',
@@ -18,11 +40,15 @@ async function bitmapOf(blob: Blob, name: string, resize?: { width: number; heig
       ...(resize ? { resizeWidth: resize.width, resizeHeight: resize.height, resizeQuality: 'high' as const } : {}),
     });
   } catch (e) {
-    const type = blob.type || 'unknown type';
-    throw new WorkbenchError(
-      'image-decode',
-      `${name} could not be decoded as an image (${type}, ${blob.size} bytes): ${e instanceof Error ? e.message : String(e)}`,
+    const why = e instanceof Error ? e.message : String(e);
+    const f = sniff.format;
+    if (f === 'heic' || f === 'avif') {
+      throw decodeError(name, `this browser cannot decode ${formatName(f)} (convert it to JPEG or PNG; ${why})`);
+    }
+    const size = sniff.width !== null ? `${sniff.width}×${sniff.height}, ` : '';
+    throw decodeError(
       name,
+      `the ${f ? formatName(f) : 'image'} data is damaged: the browser could not decode it (${size}${blob.size} bytes; ${why})`,
     );
   }
 }
@@ -42,11 +68,20 @@ function pixelsOf(bitmap: ImageBitmap): Image8 {
  * Decode to RGB. In 'pil' mode the image comes back at its own size (the caller resizes exactly as
  * Pillow); in 'browser' mode the browser resizes while decoding (faster, not bit-exact).
  */
-export async function decodeImage(blob: Blob, name: string, cfg: PreprocessConfig, mode: ResizeMode): Promise<Image8> {
-  if (mode === 'pil' || !cfg.doResize) return pixelsOf(await bitmapOf(blob, name));
+export async function decodeImage(
+  blob: Blob,
+  name: string,
+  cfg: PreprocessConfig,
+  mode: ResizeMode,
+): Promise<DecodedImage> {
+  const sniff = await checkImage(blob, name);
+  // createImageBitmap takes an animated GIF's first frame, as Pillow's Image.open does; say so.
+  const note = sniff.frames !== null && sniff.frames > 1 ? `animated GIF: only the first of its ${sniff.frames} frames was evaluated` : undefined;
+  const withNote = (im: Image8): DecodedImage => (note ? { ...im, note } : im);
+  if (mode === 'pil' || !cfg.doResize) return withNote(pixelsOf(await bitmapOf(blob, name, sniff)));
   // The target depends on the oriented size, so read that first (cheap: no pixels are copied).
-  const probe = await bitmapOf(blob, name);
+  const probe = await bitmapOf(blob, name, sniff);
   const target = resizeTarget(cfg, probe.width, probe.height);
   probe.close();
-  return pixelsOf(await bitmapOf(blob, name, target));
+  return withNote(pixelsOf(await bitmapOf(blob, name, sniff, target)));
 }
