@@ -188,7 +188,7 @@ export interface CaptionMatch {
 /**
  * Resolve names written in a side file (captions, per-image metadata) to indices of `imagePaths`:
  * exactly, else by a unique path ending (`000000000139.jpg` ↔ `images/000000000139.jpg`). Leading `./`
- * and `\\` separators are normalised; a name whose ending fits two images resolves to nothing and is
+ * and `\` separators are normalised; a name whose ending fits two images resolves to nothing and is
  * reported by `isAmbiguous`.
  */
 export function pathResolver(imagePaths: string[]): {
