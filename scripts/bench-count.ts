@@ -3,7 +3,10 @@
  * one per line), counts it through the app's Concept frequency view in headless Chromium (the
  * frequency worker, streaming the file), checks the counts are exact and reports throughput.
  *
- *   npm run bench:count -- [--captions 2000000] [--format txt|csv|jsonl] [--no-build] [--out count.json]
+ *   npm run bench:count -- [--captions 2000000] [--format txt|csv|jsonl] [--no-build] [--out count.json] [--sql]
+ *
+ * `--sql` also runs the Concept frequency view's exported DuckDB script over the same file (npm DuckDB)
+ * and compares its counts with the browser's, concept by concept, and times it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,12 +17,15 @@ import { DATASETS, MODELS, REPO } from '../tests/helpers/paths';
 import { serveBuiltApp } from './serve-built';
 import { urlSource } from '../src/data/model-files';
 import '../tests/helpers/zsw';
+import { conceptCountSql } from '../src/core/concept-sql';
+import { duckDbCounts } from '../tests/helpers/duckdb';
 
 const { values: opts } = parseArgs({
   options: {
     captions: { type: 'string', default: '2000000' },
     format: { type: 'string', default: 'txt' },
     'no-build': { type: 'boolean', default: false },
+    sql: { type: 'boolean', default: false },
     out: { type: 'string', default: 'count-bench.json' },
   },
 });
@@ -80,6 +86,20 @@ try {
   const got = Object.fromEntries(CORPUS_CONCEPTS.map((c) => [c, r.counts[c]]));
   const exact = JSON.stringify(got) === JSON.stringify(expected) && r.captions === n;
   const perMin = (r.captions / r.ms) * 60_000;
+  let sql: { ms: number; equal_to_browser: boolean; counted: Record<string, number> } | undefined;
+  if (opts.sql) {
+    // The same concepts the view counted (every name it can match a class by), as the view exports them.
+    const concepts = Object.keys(r.counts);
+    const script = conceptCountSql(concepts, 'duckdb', { path: file, format: format as 'txt', column: 'caption' });
+    const ts = performance.now();
+    const counted = await duckDbCounts(script);
+    const ms = Math.round(performance.now() - ts);
+    sql = { ms, equal_to_browser: concepts.every((c) => counted[c] === r.counts[c]), counted };
+    console.log(
+      `DuckDB: ${(ms / 1000).toFixed(1)} s, counts ${sql.equal_to_browser ? 'equal to' : 'DIFFER from'} the browser's`,
+    );
+    if (!sql.equal_to_browser) process.exitCode = 1;
+  }
   const out = {
     captions: r.captions,
     format,
@@ -90,6 +110,7 @@ try {
     exact,
     expected,
     counted: got,
+    sql,
   };
   fs.writeFileSync(opts.out!, JSON.stringify(out, null, 1));
   console.log(

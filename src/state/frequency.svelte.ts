@@ -13,6 +13,7 @@ import {
   type LogLinearFit,
 } from '../core/frequency';
 import { csvRows } from '../core/results';
+import { conceptCountSql, DEFAULT_CAPTION_SOURCE, type CaptionSource, type SqlDialect } from '../core/concept-sql';
 import { describeError } from '../data/errors';
 import type { CountResult, FrequencyWorkerApi } from '../../workers/clip-api';
 import type { ClassifyState } from './classify.svelte';
@@ -232,13 +233,7 @@ export class FrequencyState {
     const run = this.run;
     if (!run || this.counting) return false;
     this.error = null;
-    const concepts = [
-      ...new Set(
-        run.classes.flatMap((key, i) =>
-          [run.classNames[i]!, key, this.overrides[key] || this.matches[i] || ''].filter(Boolean),
-        ),
-      ),
-    ];
+    const concepts = this.countConcepts();
     this.counting = { bytes: 0, total: file.size, captions: 0, startedAt: performance.now() };
     try {
       const r = await this.api().count(
@@ -257,6 +252,28 @@ export class FrequencyState {
     } finally {
       this.counting = null;
     }
+  }
+
+  /** What a caption count covers: each class's prompt name, folder name and the concept chosen for it. */
+  countConcepts(): string[] {
+    const run = this.run;
+    if (!run) return [];
+    return [
+      ...new Set(
+        run.classes.flatMap((key, i) =>
+          [run.classNames[i]!, key, this.overrides[key] || this.matches[i] || ''].filter(Boolean),
+        ),
+      ),
+    ];
+  }
+
+  /**
+   * The same count as a SQL script for DuckDB or Spark SQL over caption shards (same matching rules,
+   * plural forms written in as data); its `concept,count` output imports back with `importFile`.
+   */
+  sqlScript(dialect: SqlDialect, source: CaptionSource = DEFAULT_CAPTION_SOURCE): string | null {
+    const concepts = this.countConcepts();
+    return concepts.length > 0 ? conceptCountSql(concepts, dialect, source) : null;
   }
 
   cancelCounting(): void {
