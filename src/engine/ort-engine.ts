@@ -109,6 +109,20 @@ export class EngineSession {
       return new EngineSession(session, backend);
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
+      // An operator this backend has no kernel for (or nobody does): name it and offer the other backend.
+      const op =
+        /Could not find an implementation for (\w+)/.exec(why)?.[1] ??
+        /No Op registered for (\w+)/.exec(why)?.[1] ??
+        /[\w.]*:(\w+)\(-?\d+\) is not a registered function\/op/.exec(why)?.[1];
+      if (op) {
+        const [name, other] = backend === 'webgpu' ? ['WebGPU', 'WASM'] : ['WASM', 'WebGPU'];
+        throw new WorkbenchError(
+          'backend-unavailable',
+          `${file} uses the operator ${op}, which the ${name} backend cannot run. Choose the ${other} backend ` +
+            `and load again, or use a model exported with standard ONNX operators. (${why})`,
+          file,
+        );
+      }
       if (/protobuf|parse|invalid model|load model/i.test(why)) {
         throw new WorkbenchError('model-file-corrupt', `${file} could not be read as an ONNX model (${why}).`, file);
       }
