@@ -7,6 +7,7 @@
  *                    [--backend auto|webgpu|wasm] [--dtype auto|fp32|fp16|q8] [--limit N] [--out results.json]
  *                    [--resize pil|browser] [--classnames <classes.json|classnames.txt>]
  *                    [--profile <dir>] [--no-cache] [--port 4179] [--frequencies <concept counts .json|.csv>]
+ *                    [--metadata <per-image .csv|.tsv|.json|.jsonl> --slice-by <column>[,<column>]]
  *   npm run bench -- --task retrieve --model … --data <image folder> [--captions <file>] [--queries 20] [--out …]
  *
  * The browser profile (default .cache/bench-profile) persists between runs, so the embedding cache in
@@ -40,6 +41,8 @@ const { values: opts } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     classnames: { type: 'string' },
     frequencies: { type: 'string' },
+    metadata: { type: 'string' },
+    'slice-by': { type: 'string' },
     profile: { type: 'string', default: '.cache/bench-profile' },
     // The cache lives in the profile per origin, so the app is served on the same port every run.
     port: { type: 'string', default: '4179' },
@@ -61,6 +64,13 @@ if (limit !== null && !(limit > 0)) fail('--limit must be a positive number.');
 if (opts.classnames && !fs.existsSync(opts.classnames)) fail(`--classnames ${opts.classnames}: no such file.`);
 if (opts.frequencies && !fs.existsSync(opts.frequencies)) fail(`--frequencies ${opts.frequencies}: no such file.`);
 if (!['classify', 'retrieve'].includes(opts.task!)) fail('--task must be classify or retrieve.');
+if (opts.metadata && !fs.existsSync(opts.metadata)) fail(`--metadata ${opts.metadata}: no such file.`);
+const sliceBy = (opts['slice-by'] ?? '')
+  .split(',')
+  .map((c) => c.trim())
+  .filter(Boolean);
+if (opts.metadata && sliceBy.length === 0) fail('--metadata needs --slice-by <column>[,<column>].');
+if (sliceBy.length > 0 && !opts.metadata) fail('--slice-by needs --metadata <file>.');
 checkCaptionsArg(opts.captions, fail);
 
 /** A local model folder is served by the app's own server (MODELS_DIR = its parent). */
@@ -219,6 +229,7 @@ async function main() {
       const f = await page.evaluate(() => window.zsw.frequency.summary());
       results.frequency = f ? { ...f, source: name } : { error: 'fewer than 3 matched classes with different counts' };
     }
+    if (opts.metadata) results.slices = await sliceResults(page, opts.metadata, sliceBy);
     results.bench = benchRecord(wallMs, longTasks, peakMb, pageErrors);
     fs.writeFileSync(opts.out!, JSON.stringify(results, null, 1));
     const m = results.metrics as { acc1: number; acc5: number | null; mean_per_class_recall: number };
@@ -250,6 +261,27 @@ async function main() {
     clearInterval(sampler);
     await browser.close();
     await app.close();
+  }
+}
+
+/**
+ * The Slices view's figures for `--slice-by` columns: the metadata goes through the same intake and
+ * slice code as a file picked in the view (`{ <column>: { groups, worst, best, gap, gap_ci95, gap_p_value } }`).
+ */
+async function sliceResults(page: Page, file: string, columns: string[]): Promise<Record<string, unknown>> {
+  const name = path.basename(file);
+  const ok = await page.evaluate(([n, t]) => window.zsw.slices.importText(n, t), [
+    name,
+    fs.readFileSync(file, 'utf8'),
+  ] as const);
+  if (!ok) fail(`--metadata ${file}: ${(await page.evaluate(() => window.zsw.slices.error))?.message}`);
+  const unmatched = await page.evaluate(() => window.zsw.slices.match?.unlisted.length ?? 0);
+  if (unmatched > 0)
+    console.error(`bench: ${unmatched} evaluated images have no row in ${name}; they are in no slice.`);
+  try {
+    return await page.evaluate((c) => window.zsw.slices.benchJson(c), columns);
+  } catch (e) {
+    fail(`--slice-by: ${(e instanceof Error ? e.message : String(e)).replace(/^[\s\S]*?Error: /, '')}`);
   }
 }
 

@@ -90,7 +90,8 @@ export function bootstrapGapCi(groups: ArrayLike<number>[], reps = 1000, seed = 
     gaps[r] = gapOf(sample);
   }
   gaps.sort();
-  return [quantileSorted(gaps, 0.025)!, quantileSorted(gaps, 0.975)!];
+  const sorted = Array.from(gaps);
+  return [quantileSorted(sorted, 0.025)!, quantileSorted(sorted, 0.975)!];
 }
 
 /**

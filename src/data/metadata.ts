@@ -209,7 +209,7 @@ export function matchMetadata(table: MetadataTable, imagePaths: string[]): Metad
   table.rows.forEach((r, k) => {
     const i = resolve(r.file);
     if (i === undefined) (isAmbiguous(r.file) ? ambiguous : missing).push(r.file);
-    else if (rowOf[i] >= 0) duplicated.push(r.file);
+    else if (rowOf[i]! >= 0) duplicated.push(r.file);
     else rowOf[i] = k;
   });
   const unlisted = imagePaths.filter((_, i) => rowOf[i]! < 0);

@@ -25,7 +25,7 @@ export interface ZswHandle {
     resizeMode: 'pil' | 'browser';
     info: { backend: string; dtype: string; embeddingDim: number } | null;
     notices: string[];
-    load(source: ModelSource, backend: string, dtype: string): Promise<boolean>;
+    load(source: ModelSource, backend: string, dtype: string, remeasure?: boolean): Promise<boolean>;
     loseDeviceForTesting(): Promise<boolean>;
     encodeCounts(): Promise<{ images: number; texts: number }>;
   };
@@ -77,6 +77,14 @@ export interface ZswHandle {
     moreLikeThis(row: number, k?: number): Promise<SearchResult | null>;
     resultsJson(): Record<string, unknown> | null;
     perQueryCsv(): string | null;
+  };
+  slices: {
+    error: UserError | null;
+    match: { missing: string[]; unlisted: string[]; rowOf: ArrayLike<number> } | null;
+    labelRule: { column: string | null; matched: number; note: string | null };
+    importText(name: string, text: string): boolean;
+    benchJson(columns: string[]): Record<string, Record<string, unknown>>;
+    exportJson(): Record<string, unknown>;
   };
   storage: {
     interrupted: { id: string; dataset: string; totalImages: number; storedImages: number }[];
