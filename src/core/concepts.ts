@@ -1,0 +1,143 @@
+/**
+ * Concept-wise retrieval: the concepts of a captioned set are the nouns of its captions (compromise's
+ * part-of-speech tags, each noun as its lower-cased singular lemma: "dogs" → "dog", "children" →
+ * "child"); concepts found in fewer than `MIN_CONCEPT_IMAGES` images are dropped, as the paper does.
+ * Per concept, text→image Recall@K over the captions that name it and image→text Recall@K over the
+ * images whose captions name it; and the concepts binned by pretraining frequency into 7 log bins.
+ */
+import nlp from 'compromise';
+
+export const MIN_CONCEPT_IMAGES = 10;
+export const CONCEPT_KS = [1, 5, 10] as const;
+export const FREQUENCY_BINS = 7;
+
+/** The distinct noun lemmas of one caption, lower-cased, in order of appearance. */
+export function captionNouns(caption: string): string[] {
+  // Lower-cased first: a capital mid-sentence ("Three Giraffes") would tag as a proper noun.
+  const doc = nlp(caption.toLowerCase());
+  doc.compute('root');
+  const terms = doc
+    .match('#Noun')
+    .not('#Pronoun')
+    .json({ terms: { normal: true } }) as { terms: { normal: string; root?: string; tags: string[] }[] }[];
+  const out: string[] = [];
+  for (const phrase of terms) {
+    for (const t of phrase.terms) {
+      if (!t.tags.includes('Noun') || t.tags.includes('Pronoun')) continue;
+      const lemma = (t.root || t.normal)
+        .toLowerCase()
+        .replace(/[^a-z0-9' -]/g, '')
+        .trim();
+      if (lemma.length > 1 && !/^\d+$/.test(lemma) && !out.includes(lemma)) out.push(lemma);
+    }
+  }
+  return out;
+}
+
+export interface Concept {
+  concept: string;
+  /** Caption indices that name it. */
+  captions: number[];
+  /** Image rows whose captions name it (distinct). */
+  images: number[];
+}
+
+/** Concepts of a caption set (those in at least `minImages` images), most images first, then by name. */
+export function extractConcepts(
+  captions: { caption: string; image: number }[],
+  minImages = MIN_CONCEPT_IMAGES,
+): Concept[] {
+  const byConcept = new Map<string, { captions: number[]; images: Set<number> }>();
+  captions.forEach((c, k) => {
+    for (const noun of captionNouns(c.caption)) {
+      const e = byConcept.get(noun) ?? { captions: [], images: new Set<number>() };
+      e.captions.push(k);
+      e.images.add(c.image);
+      byConcept.set(noun, e);
+    }
+  });
+  return [...byConcept]
+    .filter(([, e]) => e.images.size >= minImages)
+    .map(([concept, e]) => ({ concept, captions: e.captions, images: [...e.images].sort((a, b) => a - b) }))
+    .sort((a, b) => b.images.length - a.images.length || (a.concept < b.concept ? -1 : 1));
+}
+
+export interface ConceptRecall {
+  concept: string;
+  images: number;
+  captions: number;
+  /** Text→image Recall@K over the captions naming the concept, K = 1, 5, 10. */
+  t2i: Record<`R@${number}`, number>;
+  /** Image→text Recall@K over the images whose captions name it. */
+  i2t: Record<`R@${number}`, number>;
+}
+
+function recallAt(ranks: number[], k: number): number {
+  return ranks.length ? ranks.filter((r) => r <= k).length / ranks.length : 0;
+}
+
+/**
+ * Per-concept Recall@K from the run's ranks (1-based rank of the first correct item per caption and
+ * per image, as the retrieval metrics compute them).
+ */
+export function conceptRecall(
+  concepts: Concept[],
+  captionRanks: ArrayLike<number>,
+  imageRanks: ArrayLike<number>,
+): ConceptRecall[] {
+  return concepts.map((c) => {
+    const cr = c.captions.map((k) => captionRanks[k]!);
+    const ir = c.images.map((i) => imageRanks[i]!);
+    return {
+      concept: c.concept,
+      images: c.images.length,
+      captions: c.captions.length,
+      t2i: Object.fromEntries(CONCEPT_KS.map((k) => [`R@${k}`, recallAt(cr, k)])),
+      i2t: Object.fromEntries(CONCEPT_KS.map((k) => [`R@${k}`, recallAt(ir, k)])),
+    };
+  });
+}
+
+export interface FrequencyBin {
+  lo: number;
+  hi: number;
+  concepts: string[];
+  mean: number;
+  std: number;
+}
+
+/**
+ * Points (pretraining count, value) in `bins` equal-width bins of log10(count) between the smallest
+ * and largest positive count; mean ± population std of the values per bin. Counts ≤ 0 are left out.
+ */
+export function logBins(
+  points: { concept: string; count: number; value: number }[],
+  bins = FREQUENCY_BINS,
+): FrequencyBin[] {
+  const pos = points.filter((p) => p.count > 0);
+  if (pos.length === 0) return [];
+  const logs = pos.map((p) => Math.log10(p.count));
+  const lo = Math.min(...logs);
+  const hi = Math.max(...logs);
+  const width = (hi - lo) / bins || 1;
+  const out: FrequencyBin[] = Array.from({ length: bins }, (_, b) => ({
+    lo: 10 ** (lo + b * width),
+    hi: 10 ** (lo + (b + 1) * width),
+    concepts: [],
+    mean: NaN,
+    std: NaN,
+  }));
+  const vals: number[][] = out.map(() => []);
+  pos.forEach((p, i) => {
+    const b = Math.min(bins - 1, Math.floor((logs[i]! - lo) / width));
+    out[b]!.concepts.push(p.concept);
+    vals[b]!.push(p.value);
+  });
+  out.forEach((bin, b) => {
+    const v = vals[b]!;
+    if (v.length === 0) return;
+    bin.mean = v.reduce((a, x) => a + x, 0) / v.length;
+    bin.std = Math.sqrt(v.reduce((a, x) => a + (x - bin.mean) ** 2, 0) / v.length);
+  });
+  return out;
+}
