@@ -22,6 +22,7 @@ import type { StorageState } from './storage.svelte';
 import type { IndexProgress } from './content-index.svelte';
 import { EmbeddingCache } from './embedding-cache.svelte';
 import { encodeMissingImages } from './image-encoding';
+import { importedLookup } from './imported-embeddings.svelte';
 import { createAnalysisWorker, modelManifest, towerKeys } from './run-context';
 
 /** Work bound (n·C·T·dim multiply-adds) for the per-template table before it samples images. */
@@ -228,7 +229,8 @@ export class ClassifyState {
     const stats: CacheStats = { enabled: this.useCache, image_hits: 0, image_misses: 0, text_hits: 0, text_misses: 0 };
     try {
       // 1. Finish hashing the images (begun at intake) and read the cache while the prompts are encoded.
-      const lookup = this.cache.lookupImages(blobs, dim);
+      // Issue 16: embeddings imported from elsewhere answer for their entries instead of hashing and encoding.
+      const lookup = importedLookup(blobs, this.cache, dim) ?? this.cache.lookupImages(blobs, dim);
       lookup.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
       const t0 = performance.now();
       const texts = await this.cache.prompts(promptGrid(classNames, set.templates), dim, (todo) => {

@@ -49,6 +49,11 @@ export class EmbeddingCache {
     this.write(() => this.store.touchModel({ fingerprint: text, tower: 'text', label, dim }));
   }
 
+  /** Issue 16: hold rows in memory only (imported embeddings; never written to IndexedDB). */
+  holdImages(keys: string[], rows: Float32Array[]): void {
+    keys.forEach((k, i) => this.images.set(k, rows[i]!));
+  }
+
   image(hash: string): Float32Array | undefined {
     return this.images.get(hash);
   }

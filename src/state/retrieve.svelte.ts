@@ -25,6 +25,7 @@ import type { StorageState } from './storage.svelte';
 import type { Progress } from './classify.svelte';
 import { EmbeddingCache } from './embedding-cache.svelte';
 import { encodeMissingImages } from './image-encoding';
+import { importedLookup } from './imported-embeddings.svelte';
 import { createAnalysisWorker, modelManifest, towerKeys } from './run-context';
 
 export interface RetrievalDataset {
@@ -205,7 +206,8 @@ export class RetrieveState {
     const paths = d.images.map((im) => im.path);
     const stats: CacheStats = { enabled: this.useCache, image_hits: 0, image_misses: 0, text_hits: 0, text_misses: 0 };
     try {
-      const lookup = this.cache.lookupImages(blobs, dim);
+      // Issue 16: embeddings imported from elsewhere answer for their entries instead of hashing and encoding.
+      const lookup = importedLookup(blobs, this.cache, dim) ?? this.cache.lookupImages(blobs, dim);
       lookup.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
       const match = d.match;
       const t0 = performance.now();
