@@ -3,9 +3,10 @@
  * part-of-speech tags, each noun as its lower-cased singular lemma: "dogs" → "dog", "children" →
  * "child"); concepts found in fewer than `MIN_CONCEPT_IMAGES` images are dropped, as the paper does.
  * Per concept, text→image Recall@K over the captions that name it and image→text Recall@K over the
- * images whose captions name it; and the concepts binned by pretraining frequency into 7 log bins.
+ * images whose captions name it; and the concepts joined with pretraining counts in 7 log bins.
  */
 import nlp from 'compromise';
+import { conceptKey, logBins, type LogBin } from './frequency';
 
 export const MIN_CONCEPT_IMAGES = 10;
 export const CONCEPT_KS = [1, 5, 10] as const;
@@ -98,46 +99,24 @@ export function conceptRecall(
   });
 }
 
-export interface FrequencyBin {
-  lo: number;
-  hi: number;
-  concepts: string[];
-  mean: number;
-  std: number;
-}
-
 /**
- * Points (pretraining count, value) in `bins` equal-width bins of log10(count) between the smallest
- * and largest positive count; mean ± population std of the values per bin. Counts ≤ 0 are left out.
+ * Concepts joined with pretraining counts (`{concept: count}`, as the Concept frequency view imports
+ * them; names compared as lemma sequences), and the paper's binned view of their Recall@K: 7
+ * equal-width bins of log10(count), mean ± std per bin (the frequency view's `logBins`).
  */
-export function logBins(
-  points: { concept: string; count: number; value: number }[],
-  bins = FREQUENCY_BINS,
-): FrequencyBin[] {
-  const pos = points.filter((p) => p.count > 0);
-  if (pos.length === 0) return [];
-  const logs = pos.map((p) => Math.log10(p.count));
-  const lo = Math.min(...logs);
-  const hi = Math.max(...logs);
-  const width = (hi - lo) / bins || 1;
-  const out: FrequencyBin[] = Array.from({ length: bins }, (_, b) => ({
-    lo: 10 ** (lo + b * width),
-    hi: 10 ** (lo + (b + 1) * width),
-    concepts: [],
-    mean: NaN,
-    std: NaN,
-  }));
-  const vals: number[][] = out.map(() => []);
-  pos.forEach((p, i) => {
-    const b = Math.min(bins - 1, Math.floor((logs[i]! - lo) / width));
-    out[b]!.concepts.push(p.concept);
-    vals[b]!.push(p.value);
-  });
-  out.forEach((bin, b) => {
-    const v = vals[b]!;
-    if (v.length === 0) return;
-    bin.mean = v.reduce((a, x) => a + x, 0) / v.length;
-    bin.std = Math.sqrt(v.reduce((a, x) => a + (x - bin.mean) ** 2, 0) / v.length);
-  });
-  return out;
+export function conceptFrequency(
+  recalls: ConceptRecall[],
+  counts: Record<string, number>,
+  direction: 't2i' | 'i2t' = 't2i',
+  k: (typeof CONCEPT_KS)[number] = 5,
+): { points: { concept: string; count: number; accuracy: number }[]; unmatched: string[]; bins: LogBin[] } {
+  const byKey = new Map(Object.entries(counts).map(([name, n]) => [conceptKey(name), n]));
+  const points: { concept: string; count: number; accuracy: number }[] = [];
+  const unmatched: string[] = [];
+  for (const r of recalls) {
+    const n = byKey.get(conceptKey(r.concept));
+    if (n === undefined) unmatched.push(r.concept);
+    else points.push({ concept: r.concept, count: n, accuracy: r[direction][`R@${k}`]! });
+  }
+  return { points, unmatched, bins: logBins(points, FREQUENCY_BINS) };
 }

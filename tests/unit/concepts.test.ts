@@ -4,7 +4,7 @@
  * 7 log-frequency bins.
  */
 import { describe, expect, test } from 'vitest';
-import { captionNouns, conceptRecall, extractConcepts, logBins } from '../../src/core/concepts';
+import { captionNouns, conceptFrequency, conceptRecall, extractConcepts } from '../../src/core/concepts';
 
 describe('caption nouns', () => {
   // Nouns read off each caption by hand (plural → singular, irregular plurals, no pronouns).
@@ -48,17 +48,27 @@ describe('concepts and their Recall@K', () => {
   });
 });
 
-describe('7 log bins', () => {
-  test('equal widths in log10(count), mean ± std per bin', () => {
-    // log10 counts 0..7 → width 1; 10^7 falls in the last bin.
-    const pts = [0, 1, 2, 3, 4, 5, 6, 7].map((e, i) => ({ concept: `c${e}`, count: 10 ** e, value: i / 10 }));
-    pts.push({ concept: 'none', count: 0, value: 1 });
-    const bins = logBins(pts);
-    expect(bins.length).toBe(7);
-    expect(bins.map((b) => b.concepts)).toEqual([['c0'], ['c1'], ['c2'], ['c3'], ['c4'], ['c5'], ['c6', 'c7']]);
-    expect(bins[6]!.mean).toBeCloseTo(0.65, 12);
-    expect(bins[6]!.std).toBeCloseTo(0.05, 12);
-    expect(bins[0]!.lo).toBeCloseTo(1, 12);
-    expect(bins[6]!.hi).toBeCloseTo(1e7, 3);
+describe('joined with concept frequency in 7 log bins', () => {
+  test('equal widths in log10(count), mean ± std per bin; names match as lemmas', () => {
+    // log10 counts 0..7 → width 1; 10^7 falls in the last bin with 10^6.
+    const recalls = [0, 1, 2, 3, 4, 5, 6, 7].map((e) => ({
+      concept: `c${e}`,
+      images: 10,
+      captions: 10,
+      t2i: { 'R@1': 0, 'R@5': e / 10, 'R@10': 1 },
+      i2t: { 'R@1': 0, 'R@5': 0, 'R@10': 0 },
+    }));
+    recalls.push({ ...recalls[0]!, concept: 'buses' });
+    recalls.push({ ...recalls[0]!, concept: 'unknown' });
+    const counts = Object.fromEntries([0, 1, 2, 3, 4, 5, 6, 7].map((e) => [`C${e}`, 10 ** e]));
+    counts.bus = 1;
+    const j = conceptFrequency(recalls, counts);
+    expect(j.unmatched).toEqual(['unknown']);
+    expect(j.points.find((p) => p.concept === 'buses')!.count).toBe(1);
+    expect(j.bins.length).toBe(7);
+    expect(j.bins.map((b) => b.n)).toEqual([2, 1, 1, 1, 1, 1, 2]);
+    expect(j.bins[6]!.mean).toBeCloseTo(0.65, 12);
+    expect(j.bins[6]!.std).toBeCloseTo(0.05, 12);
+    expect(j.bins[0]!.mean).toBe(0);
   });
 });
