@@ -2,7 +2,9 @@
  * The bench's `--task retrieve`: the captioned folder goes through the Retrieval tab's intake (and
  * `--captions` through its caption-file input), the run through `window.zsw.retrieve`, then typed
  * searches over the run's images are timed: encoding the query with the text tower plus ranking every
- * image (`search` in the results JSON; the target is < 100 ms for 10,000 images).
+ * image (`search` in the results JSON; the target is < 100 ms for 10,000 images). The captions' concepts
+ * (nouns in 10 or more images) and their Recall@K are written as `concepts`, joined with `--frequencies`
+ * counts in 7 log bins when given.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -37,6 +39,8 @@ export interface RetrieveBenchOptions {
   dataDir: string;
   captions?: string;
   queries: number;
+  /** Concept counts (`{concept: count}` JSON or CSV) joined with the per-concept Recall@K. */
+  frequencies?: string;
 }
 
 export async function benchRetrieve(
@@ -78,6 +82,7 @@ export async function benchRetrieve(
   const wallMs = Date.now() - t0;
   const results = (await page.evaluate(() => window.zsw.retrieve.resultsJson()))!;
   const runLongTasks = await page.evaluate(() => [...(window as unknown as { __longTasks: number[] }).__longTasks]);
+  if (results.metrics) results.concepts = await conceptsOf(page, o.frequencies, fail);
 
   // Timed searches: each a new text (encoded by the text tower) over every image, as typed in the UI.
   const captionSet = new Set(
@@ -128,6 +133,23 @@ export async function benchRetrieve(
     `${c.text_hits} hit / ${c.text_misses} encoded · search over ${dataset.searchable_images} images: median ` +
     `${s.total_ms.median} ms, p95 ${s.total_ms.p95} ms (ranking ${s.rank_ms.median} ms)`;
   return { results, wallMs, runLongTasks, line };
+}
+
+/** The Retrieval view's concept-wise table: caption nouns (≥ 10 images) with their Recall@K. */
+async function conceptsOf(
+  page: Page,
+  frequencies: string | undefined,
+  fail: (message: string) => never,
+): Promise<Record<string, unknown> | null> {
+  if (!(await page.evaluate(() => window.zsw.concepts.compute()))) fail('the concepts of the captions were not found');
+  if (frequencies) {
+    const ok = await page.evaluate(([n, t]) => window.zsw.concepts.importCounts(n, t), [
+      path.basename(frequencies),
+      fs.readFileSync(frequencies, 'utf8'),
+    ] as const);
+    if (!ok) fail(`--frequencies ${frequencies}: ${(await page.evaluate(() => window.zsw.concepts.error))?.message}`);
+  }
+  return page.evaluate(() => window.zsw.concepts.json());
 }
 
 /** `--captions` must be a file the intake reads. */

@@ -175,7 +175,7 @@ async function main() {
     if (opts.task === 'retrieve') {
       const r = await benchRetrieve(
         page,
-        { dataDir, captions: opts.captions, queries: Number(opts.queries) },
+        { dataDir, captions: opts.captions, queries: Number(opts.queries), frequencies: opts.frequencies },
         fail,
         resetLongTasks,
       );

@@ -47,10 +47,12 @@ export interface Concept {
 export function extractConcepts(
   captions: { caption: string; image: number }[],
   minImages = MIN_CONCEPT_IMAGES,
+  /** Each caption's nouns when already tagged (`captionNouns`), else tagged here. */
+  nouns?: string[][],
 ): Concept[] {
   const byConcept = new Map<string, { captions: number[]; images: Set<number> }>();
   captions.forEach((c, k) => {
-    for (const noun of captionNouns(c.caption)) {
+    for (const noun of nouns?.[k] ?? captionNouns(c.caption)) {
       const e = byConcept.get(noun) ?? { captions: [], images: new Set<number>() };
       e.captions.push(k);
       e.images.add(c.image);

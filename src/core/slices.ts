@@ -187,12 +187,13 @@ export function sliceBy(
   // Ties for worst or best go to the group listed first.
   const worst = eligible.reduce((a, b) => (b.acc1 < a.acc1 ? b : a));
   const best = eligible.reduce((a, b) => (b.acc1 > a.acc1 ? b : a));
-  const outcomes = eligible.map((g) => Uint8Array.from(g.indices, (i) => o.correct1[i]!));
+  const outcomesOf = (g: SliceGroup) => Uint8Array.from(g.indices, (i) => o.correct1[i]!);
+  const outcomes = eligible.map(outcomesOf);
   const seed = opts.seed ?? SLICE_SEED;
   summary.worst = worst.value;
   summary.best = best.value;
   summary.gap = best.acc1 - worst.acc1;
-  summary.gap_ci95 = bootstrapGapCi(outcomes, opts.bootstrapReps ?? BOOTSTRAP_REPS, seed);
+  summary.gap_ci95 = bootstrapGapCi(outcomesOf(worst), outcomesOf(best), opts.bootstrapReps ?? BOOTSTRAP_REPS, seed);
   summary.gap_p_value = permutationGapP(outcomes, opts.permutationReps ?? PERMUTATION_REPS, seed);
   return summary;
 }

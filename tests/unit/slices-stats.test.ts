@@ -129,14 +129,18 @@ describe('gap, permutation test, bootstrap', () => {
   test('bootstrap interval is reproducible for a seed and covers the gap', () => {
     const a = Array.from({ length: 80 }, (_, i) => (i % 5 === 0 ? 0 : 1)); // 0.8
     const b = Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? 0 : 1)); // 0.5
-    const ci = bootstrapGapCi([a, b], 1000, 42);
-    expect(bootstrapGapCi([a, b], 1000, 42)).toEqual(ci);
-    expect(bootstrapGapCi([a, b], 1000, 43)).not.toEqual(ci);
+    const ci = bootstrapGapCi(b, a, 1000, 42);
+    expect(bootstrapGapCi(b, a, 1000, 42)).toEqual(ci);
+    expect(bootstrapGapCi(b, a, 1000, 43)).not.toEqual(ci);
     expect(ci[0]).toBeLessThan(0.3);
     expect(ci[1]).toBeGreaterThan(0.3);
     // Normal approximation of the gap's spread: sqrt(.8·.2/80 + .5·.5/60) = 0.0803; the 95% width ≈ 0.31.
     expect(ci[1] - ci[0]).toBeGreaterThan(0.25);
     expect(ci[1] - ci[0]).toBeLessThan(0.38);
+    // Alike groups: the interval of the fixed pair straddles the observed gap (here 0), not only above it.
+    const same = bootstrapGapCi(a, a, 1000, 1);
+    expect(same[0]).toBeLessThan(0);
+    expect(same[1]).toBeGreaterThan(0);
   });
 });
 
