@@ -86,6 +86,12 @@ export interface ZswHandle {
     benchJson(columns: string[]): Record<string, Record<string, unknown>>;
     exportJson(): Record<string, unknown>;
   };
+  concepts: {
+    error: UserError | null;
+    compute(): Promise<boolean>;
+    importCounts(name: string, text: string): boolean;
+    json(): Record<string, unknown> | null;
+  };
   storage: {
     interrupted: { id: string; dataset: string; totalImages: number; storedImages: number }[];
     models: { fingerprint: string; tower: string; count: number; label: string }[];
