@@ -318,3 +318,52 @@ export function binnedValues(values: ArrayLike<number>, cuts: number[]): { value
   }
   return { values: out, order };
 }
+
+export interface RecallSlice {
+  value: string;
+  images: number;
+  captions: number;
+  /** Text→image Recall@K over the group's images' captions; image→text over its images. */
+  t2i: Record<`R@${number}`, number>;
+  i2t: Record<`R@${number}`, number>;
+}
+
+/**
+ * Retrieval Recall@K by slice: `values[i]` are the groups of evaluated image i, `captionImage[k]` the
+ * image of caption k; ranks are 1-based (rank of the first correct item), as the retrieval metrics use.
+ */
+export function recallBySlice(
+  values: (readonly string[])[],
+  captionImage: ArrayLike<number>,
+  textRanks: ArrayLike<number>,
+  imageRanks: ArrayLike<number>,
+  ks: readonly number[] = [1, 5, 10],
+  order?: string[],
+): RecallSlice[] {
+  const groups = new Map<string, { images: number[]; captions: number[] }>();
+  for (const v of order ?? []) groups.set(v, { images: [], captions: [] });
+  const entry = (v: string) => {
+    const g = groups.get(v) ?? { images: [], captions: [] };
+    groups.set(v, g);
+    return g;
+  };
+  values.forEach((vs, i) => new Set(vs).forEach((v) => entry(v).images.push(i)));
+  for (let k = 0; k < captionImage.length; k++) {
+    for (const v of new Set(values[captionImage[k]!] ?? [])) entry(v).captions.push(k);
+  }
+  const recall = (ranks: number[], k: number) =>
+    ranks.length ? ranks.filter((r) => r > 0 && r <= k).length / ranks.length : 0;
+  return [...groups]
+    .filter(([, g]) => g.images.length > 0)
+    .map(([value, g]) => {
+      const tr = g.captions.map((k) => textRanks[k]!);
+      const ir = g.images.map((i) => imageRanks[i]!).filter((r) => r > 0);
+      return {
+        value,
+        images: g.images.length,
+        captions: g.captions.length,
+        t2i: Object.fromEntries(ks.map((k) => [`R@${k}`, recall(tr, k)])),
+        i2t: Object.fromEntries(ks.map((k) => [`R@${k}`, recall(ir, k)])),
+      };
+    });
+}

@@ -15,6 +15,7 @@ import { parseCountTable } from '../core/frequency';
 import type { RetrievalRun } from '../core/retrieval-results';
 import type { RetrieveState } from './retrieve.svelte';
 import type { UserError } from './engine.svelte';
+import { RetrievalSlicesState } from './retrieval-slices.svelte';
 
 /** Captions tagged between two yields to the event loop (≈ 1 ms each). */
 const CHUNK = 40;
@@ -28,7 +29,12 @@ export class ConceptsState {
   error = $state<UserError | null>(null);
   private forRun: RetrievalRun | null = null;
 
-  constructor(private retrieve: RetrieveState) {}
+  /** Recall@K by slice of a per-image metadata file. */
+  readonly bySlice: RetrievalSlicesState;
+
+  constructor(private retrieve: RetrieveState) {
+    this.bySlice = new RetrievalSlicesState(() => this.retrieve.run);
+  }
 
   readonly frequency = $derived(
     this.recalls && this.counts ? conceptFrequency(this.recalls, this.counts.counts) : null,
@@ -89,6 +95,7 @@ export class ConceptsState {
         text_to_image: r.t2i,
         image_to_text: r.i2t,
       })),
+      by_slice: this.bySlice.table ? { metadata: this.bySlice.table.name, attributes: this.bySlice.groups } : null,
       frequency: f
         ? {
             counts: this.counts!.name,

@@ -9,7 +9,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { binOf, bootstrapGapCi, gapOf, holm, permutationGapP, quantileEdges, wilson } from '../../src/core/stats';
-import { binnedValues, crossTable, imageOutcomes, sliceBy, adjustAcross } from '../../src/core/slices';
+import { binnedValues, crossTable, imageOutcomes, recallBySlice, sliceBy, adjustAcross } from '../../src/core/slices';
 import type { Predictions } from '../../src/core/metrics';
 
 describe('Wilson 95% interval', () => {
@@ -193,5 +193,23 @@ describe('slices of a run', () => {
     const cell = t.cells.find((c) => c.row === 'a' && c.col === 'even')!;
     expect(cell.n).toBe(20);
     expect(cell.acc1).toBe(15 / 20);
+  });
+});
+
+describe('retrieval by slice', () => {
+  test('Recall@K per group, counted by hand', () => {
+    // Images 0, 1 in "a" (1 also in "b"), image 2 in "b"; captions 0-1 of image 0, 2 of image 1, 3 of image 2.
+    const values = [['a'], ['a', 'b'], ['b']];
+    const r = recallBySlice(values, [0, 0, 1, 2], [1, 7, 3, 20], [2, 1, 11]);
+    expect(r.map((g) => [g.value, g.images, g.captions])).toEqual([
+      ['a', 2, 3],
+      ['b', 2, 2],
+    ]);
+    // a: caption ranks 1, 7, 3 → R@1 1/3, R@5 2/3, R@10 1; image ranks 2, 1 → R@1 1/2, R@5 1.
+    expect(r[0]!.t2i).toEqual({ 'R@1': 1 / 3, 'R@5': 2 / 3, 'R@10': 1 });
+    expect(r[0]!.i2t).toEqual({ 'R@1': 0.5, 'R@5': 1, 'R@10': 1 });
+    // b: caption ranks 3, 20; image ranks 1, 11.
+    expect(r[1]!.t2i).toEqual({ 'R@1': 0, 'R@5': 0.5, 'R@10': 0.5 });
+    expect(r[1]!.i2t).toEqual({ 'R@1': 0.5, 'R@5': 0.5, 'R@10': 0.5 });
   });
 });
