@@ -11,7 +11,10 @@ import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CIFAR_DEV = path.join(path.resolve(process.env.SHARED_DIR ?? path.join(REPO, '../shared')), 'datasets/cifar10/dev');
+const CIFAR_DEV = path.join(
+  path.resolve(process.env.SHARED_DIR ?? path.join(REPO, '../shared')),
+  'datasets/cifar10/dev',
+);
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
   let c = n;
@@ -137,7 +140,10 @@ export function makeFaultFolder(dir: string, good = 3): Map<string, Expect> {
   const skipped = (reason: RegExp): Expect => ({ kind: 'skipped', reason });
   const photos: Record<string, Buffer[]> = {};
   for (const cls of ['cat', 'dog']) {
-    const files = fs.readdirSync(path.join(CIFAR_DEV, cls)).sort().slice(0, good + 1);
+    const files = fs
+      .readdirSync(path.join(CIFAR_DEV, cls))
+      .sort()
+      .slice(0, good + 2);
     photos[cls] = files.map((f) => fs.readFileSync(path.join(CIFAR_DEV, cls, f)));
     files.slice(0, good).forEach((f, k) => put(`${cls}/${f}`, photos[cls]![k]!, image));
   }
@@ -150,7 +156,7 @@ export function makeFaultFolder(dir: string, good = 3): Map<string, Expect> {
   put('cat/one-pixel.png', png(1, 1, 2), image);
   put('dog/wide-4000x12.png', png(4000, 12, 2), image);
   put('cat/animated.gif', animatedGif(3), image);
-  put('cat/nested/deeper/inside.jpg', photos.cat![0]!, image);
+  put('cat/nested/deeper/inside.jpg', photos.cat![good + 1]!, image);
   put(`dog/${HTML_NAME}`, png(20, 20, 2), image);
   put(`dog/${NON_LATIN_NAME}`, photos.dog![good]!, image);
 

@@ -84,6 +84,12 @@ function commonRoot(paths: string[]): string[] {
 
 export function readImageFolder(entries: FolderEntry[]): ImageFolderLayout {
   const root = commonRoot(entries.map((e) => e.path));
+  // The root never swallows the class level: a folder holding one class folder (or a class folder
+  // picked by itself) keeps that folder as its one class, so the message can name it.
+  const images = entries.filter((e) => isImageName(e.path, e.type) && !isClutter(e.path));
+  while (root.length > 0 && images.length > 0 && images.every((e) => e.path.split('/').length - root.length < 2)) {
+    root.pop();
+  }
   const strip = root.length > 0 ? root.join('/').length + 1 : 0;
   const rel = entries.map((e) => e.path.slice(strip));
 

@@ -180,7 +180,8 @@ export function sniffImage(b: Uint8Array): ImageSniff {
   const format = formatOf(b);
   out.format = format;
   if (format === null) return { ...out, problem: `not an image: starts with ${describeStart(b)}` };
-  if (format === 'svg') return { ...out, problem: 'not evaluated: SVG is a vector image (export it as PNG to include it)' };
+  if (format === 'svg')
+    return { ...out, problem: 'not evaluated: SVG is a vector image (export it as PNG to include it)' };
   if (format === 'tiff') return { ...out, problem: 'this browser cannot decode TIFF (convert it to PNG or JPEG)' };
   const jpeg = format === 'jpeg' ? jpegInfo(b) : null;
   Object.assign(out, jpeg ? { width: jpeg.width, height: jpeg.height } : sizeOf(format, b));

@@ -76,7 +76,10 @@ export async function decodeImage(
 ): Promise<DecodedImage> {
   const sniff = await checkImage(blob, name);
   // createImageBitmap takes an animated GIF's first frame, as Pillow's Image.open does; say so.
-  const note = sniff.frames !== null && sniff.frames > 1 ? `animated GIF: only the first of its ${sniff.frames} frames was evaluated` : undefined;
+  const note =
+    sniff.frames !== null && sniff.frames > 1
+      ? `animated GIF: only the first of its ${sniff.frames} frames was evaluated`
+      : undefined;
   const withNote = (im: Image8): DecodedImage => (note ? { ...im, note } : im);
   if (mode === 'pil' || !cfg.doResize) return withNote(pixelsOf(await bitmapOf(blob, name, sniff)));
   // The target depends on the oriented size, so read that first (cheap: no pixels are copied).

@@ -61,7 +61,11 @@ describe('clutter at intake', () => {
     const skipped = new Map(layout.skipped.map((s) => [s.file, s.reason]));
     for (const [rel, want] of expected) {
       if (want.kind === 'skipped') expect(skipped.get(rel), rel).toMatch(want.reason);
-      else expect(layout.images.some((im) => im.path === rel), rel).toBe(true);
+      else
+        expect(
+          layout.images.some((im) => im.path === rel),
+          rel,
+        ).toBe(true);
     }
     expect(layout.skipped.filter((s) => s.reason === CLUTTER_REASON)).toHaveLength(4);
     expect(isClutter('cat/._IMG_0001.jpg')).toBe(true);

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { expect, test } from 'vitest';
 import { REPO } from '../helpers/paths';
 
-const HTML_SINKS = /\{@html\b|\.innerHTML\b|\.outerHTML\b|insertAdjacentHTML|document\.write\b|createContextualFragment|DOMParser/;
+const HTML_SINKS =
+  /\{@html\b|\.innerHTML\b|\.outerHTML\b|insertAdjacentHTML|document\.write\b|createContextualFragment|DOMParser/;
 
 function sources(dir: string): string[] {
   return (fs.readdirSync(path.join(REPO, dir), { recursive: true }) as string[])
