@@ -218,7 +218,8 @@ export function matchMetadata(table: MetadataTable, imagePaths: string[]): Metad
 
 /**
  * How each attribute column reads: numeric when every non-empty cell is a number, a list when any
- * cell is a list, else categories. Columns whose values are all different (ids, URLs) are left out.
+ * cell is a list, else categories. Text columns with more distinct values than half the rows (and
+ * over 20) — ids, URLs, captions — are left out.
  */
 export function describeColumns(table: MetadataTable): { columns: MetadataColumn[]; ignored: string[] } {
   const columns: MetadataColumn[] = [];
@@ -233,7 +234,8 @@ export function describeColumns(table: MetadataTable): { columns: MetadataColumn
     const number = !list && cells.every((c) => numberOf(c) !== null);
     const distinct = new Set(cells.flatMap(cellValues)).size;
     const kind: ColumnKind = number ? 'number' : list ? 'list' : 'category';
-    if (kind === 'category' && distinct === cells.length && cells.length > 20) ignored.push(name);
+    // Text with a different value on most rows (ids, URLs, free text) makes no groups worth reading.
+    if (kind !== 'number' && distinct > Math.max(20, cells.length / 2)) ignored.push(name);
     else columns.push({ name, kind, distinct });
   }
   return { columns, ignored };

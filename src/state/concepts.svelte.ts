@@ -27,7 +27,8 @@ export class ConceptsState {
   progress = $state<{ done: number; total: number } | null>(null);
   counts = $state.raw<{ name: string; counts: Record<string, number> } | null>(null);
   error = $state<UserError | null>(null);
-  private forRun: RetrievalRun | null = null;
+  /** The run the concepts were computed for (state, so `current` updates the view). */
+  private forRun = $state.raw<RetrievalRun | null>(null);
 
   /** Recall@K by slice of a per-image metadata file. */
   readonly bySlice: RetrievalSlicesState;

@@ -198,6 +198,10 @@ test('a Dollar-Street-shaped CSV: slices, heatmap, map, a slice’s errors, expo
   const json = await page.evaluate(() => window.zsw.slices.exportJson());
   const slices = json.slices as Record<string, Slice>;
   const worst = slices['country.name']!.worst!;
+  for (const s of Object.values(slices).filter((x) => x.gap !== null)) {
+    expect(s.gap_ci95![0]).toBeLessThanOrEqual(s.gap!);
+    expect(s.gap_ci95![1]).toBeGreaterThanOrEqual(s.gap!);
+  }
   await page.locator(`g.bar[data-slice="${worst}"]`).click();
   const gallery = page.getByRole('region', { name: `Errors where country.name is ${worst}, most confident first` });
   await gallery.waitFor();

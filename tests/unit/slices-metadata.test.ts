@@ -107,3 +107,13 @@ describe('finding and matching', () => {
     expect(m.unlisted).toEqual(['dog/4.jpg', 'cat/x.jpg', 'dog/x.jpg']);
   });
 });
+
+describe('columns left out', () => {
+  test('free text and ids (a different value on most rows) make no attribute; repeated text does', () => {
+    const lines = ['file,caption,site'];
+    for (let i = 0; i < 30; i++) lines.push(`${i}.jpg,a photo number ${i},site${i % 3}`);
+    const { columns, ignored } = describeColumns(parseMetadataFile('m.csv', lines.join('\n')));
+    expect(ignored).toEqual(['caption']);
+    expect(columns).toEqual([{ name: 'site', kind: 'category', distinct: 3 }]);
+  });
+});
