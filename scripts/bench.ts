@@ -8,6 +8,8 @@
  *                    [--resize pil|browser] [--classnames <classes.json|classnames.txt>]
  *                    [--profile <dir>] [--no-cache] [--port 4179] [--frequencies <concept counts .json|.csv>]
  *                    [--metadata <per-image .csv|.tsv|.json|.jsonl> --slice-by <column>[,<column>]]
+ *                    [--logit-scale S] [--logit-bias B]   (scoring scalars an export lacks, e.g. SigLIP's)
+ *   npm run bench -- --model … --embeddings <clip-retrieval folder | .npy + path list>  (in place of --data)
  *   npm run bench -- --task retrieve --model … --data <image folder> [--captions <file>] [--queries 20] [--out …]
  *
  * The browser profile (default .cache/bench-profile) persists between runs, so the embedding cache in
@@ -23,6 +25,7 @@ import { serveBuiltApp } from './serve-built';
 import { hubSource, urlSource, type ModelSource } from '../src/data/model-files';
 import { isPresetId } from '../src/core/templates';
 import { benchRetrieve, checkCaptionsArg } from './bench-retrieve';
+import { importEmbeddings } from './bench-embeddings';
 import '../tests/helpers/zsw';
 
 const { values: opts } = parseArgs({
@@ -32,6 +35,7 @@ const { values: opts } = parseArgs({
     queries: { type: 'string', default: '20' },
     model: { type: 'string' },
     data: { type: 'string' },
+    embeddings: { type: 'string' },
     templates: { type: 'string', default: 'openai80' },
     backend: { type: 'string', default: 'auto' },
     dtype: { type: 'string', default: 'auto' },
@@ -47,17 +51,43 @@ const { values: opts } = parseArgs({
     // The cache lives in the profile per origin, so the app is served on the same port every run.
     port: { type: 'string', default: '4179' },
     'no-cache': { type: 'boolean', default: false },
+    'logit-scale': { type: 'string' },
+    'logit-bias': { type: 'string' },
   },
 });
+
+/** "SigLIP, sigmoid(8.42·cos − 4.56), scale: user" — the family and scoring the run applied. */
+function familyNote(results: Record<string, unknown>): string {
+  const m = results.model as {
+    family?: { label: string };
+    scoring?: { kind: string; scale: number | null; bias: number | null; scale_source: string; bias_source: string };
+  };
+  const s = m.scoring;
+  if (!m.family || !s) return 'family ?';
+  const scale = s.scale === null ? '?' : s.scale.toFixed(2);
+  const bias =
+    s.kind === 'sigmoid'
+      ? s.bias === null
+        ? ' + ?'
+        : ` ${s.bias < 0 ? '−' : '+'} ${Math.abs(s.bias).toFixed(2)}`
+      : '';
+  const src = s.kind === 'sigmoid' ? `scale: ${s.scale_source}, bias: ${s.bias_source}` : `scale: ${s.scale_source}`;
+  return `${m.family.label}, ${s.kind}(${scale}·cos${bias}) (${src})`;
+}
 
 function fail(message: string): never {
   console.error(`bench: ${message}`);
   process.exit(2);
 }
 
-if (!opts.model || !opts.data) fail('--model and --data are required (see the README).');
-const dataDir = path.resolve(opts.data);
-if (!fs.existsSync(dataDir) || !fs.statSync(dataDir).isDirectory()) fail(`--data ${opts.data} is not a folder.`);
+if (!opts.model || !(opts.data ?? opts.embeddings))
+  fail('--model and --data (or --embeddings) are required (see the README).');
+if (opts.data && opts.embeddings) fail('--embeddings takes the place of --data: give one of them.');
+if (opts.embeddings && opts.task !== 'classify')
+  fail('--embeddings works with --task classify (retrieval imports through the page).');
+const dataDir = path.resolve((opts.data ?? opts.embeddings)!);
+if (!fs.existsSync(dataDir) || !fs.statSync(dataDir).isDirectory())
+  fail(`${opts.data ? '--data' : '--embeddings'} ${opts.data ?? opts.embeddings} is not a folder.`);
 if (!['auto', 'webgpu', 'wasm'].includes(opts.backend!)) fail(`--backend must be auto, webgpu or wasm.`);
 const limit = opts.limit ? Number(opts.limit) : null;
 if (limit !== null && !(limit > 0)) fail('--limit must be a positive number.');
@@ -171,6 +201,10 @@ async function main() {
       const err = await page.evaluate(() => window.zsw.engine.error);
       fail(`the model did not load: ${err?.message ?? 'unknown error'}`);
     }
+    // Scoring scalars the model's files lack (SigLIP exports): as entered on the model card.
+    const scalars = [opts['logit-scale'], opts['logit-bias']].map((v) => (v === undefined ? null : Number(v)));
+    if (scalars.some((v) => v !== null && !Number.isFinite(v))) fail('--logit-scale and --logit-bias take numbers.');
+    await page.evaluate(([sc, b]) => window.zsw.engine.setScalars(sc ?? null, b ?? null), scalars);
 
     if (opts.task === 'retrieve') {
       const r = await benchRetrieve(
@@ -186,7 +220,8 @@ async function main() {
       return;
     }
     // The same intake as the UI: the folder goes into the page's <input webkitdirectory>.
-    await page.getByTestId('folder-input').setInputFiles(dataDir);
+    const imported = opts.embeddings ? await importEmbeddings(page, dataDir, 'classify', fail) : null;
+    if (!imported) await page.getByTestId('folder-input').setInputFiles(dataDir);
     await page.waitForFunction(() => window.zsw.classify.dataset !== null || window.zsw.classify.error !== null);
     const intakeError = await page.evaluate(() => window.zsw.classify.error);
     if (intakeError) fail(`${opts.data}: ${intakeError.message}`);
@@ -230,6 +265,7 @@ async function main() {
       results.frequency = f ? { ...f, source: name } : { error: 'fewer than 3 matched classes with different counts' };
     }
     if (opts.metadata) results.slices = await sliceResults(page, opts.metadata, sliceBy);
+    if (imported) results.embeddings = imported;
     results.bench = benchRecord(wallMs, longTasks, peakMb, pageErrors);
     fs.writeFileSync(opts.out!, JSON.stringify(results, null, 1));
     const m = results.metrics as { acc1: number; acc5: number | null; mean_per_class_recall: number };
@@ -246,7 +282,7 @@ async function main() {
       `acc1 ${(100 * m.acc1).toFixed(2)}% · acc5 ${m.acc5 === null ? '—' : `${(100 * m.acc5).toFixed(2)}%`} · ` +
         `mean per-class recall ${(100 * m.mean_per_class_recall).toFixed(2)}% · ${d.evaluated} images, ${d.classes} classes` +
         `${d.failed.length ? `, ${d.failed.length} failed` : ''} · ${t.images_per_sec ?? '—'} images/s · ` +
-        `backend ${String(results.backend)} (${String(results.dtype)}) · peak ${Math.round(peakMb)} MB · ` +
+        `backend ${String(results.backend)} (${String(results.dtype)}) · ${familyNote(results)} · peak ${Math.round(peakMb)} MB · ` +
         `longest main-thread task ${Math.round(Math.max(0, ...longTasks))} ms · run ${t.total_ms} ms ` +
         `(texts ${t.embed_texts_ms} ms) · hashing at intake ${t.index_ms} ms · ` +
         `cache reads ${t.cache_reads_per_sec ?? '—'}/s · cache: images ${c.image_hits} hit / ${c.image_misses} encoded, ` +

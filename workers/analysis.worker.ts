@@ -12,6 +12,7 @@ import {
   predict,
   type ClassificationMetrics,
   type Predictions,
+  type ScoreParams,
 } from '../src/core/metrics';
 import { retrievalMetrics, topMatches, type RetrievalInput, type RetrievalResult } from '../src/core/retrieval';
 
@@ -24,7 +25,8 @@ export interface ScoreRequest {
   numClasses: number;
   numTemplates: number;
   dim: number;
-  logitScale: number;
+  /** How cosines become probabilities (the model family's rule and scalars). */
+  scoring: ScoreParams;
   /** Upper bound on n·C·T·dim work for the per-template table; above it a fixed sample of images is used. */
   templateBudget: number;
 }
@@ -63,7 +65,7 @@ const api = {
     const { numClasses: c, numTemplates: t, dim } = req;
     const classEmbeddings = ensembleClassEmbeddings(req.prompts, c, t, dim);
     const sims = matmulT(req.images, classEmbeddings, dim);
-    const predictions = predict(sims, c, req.logitScale);
+    const predictions = predict(sims, c, req.scoring);
     const metrics = computeMetrics(predictions, req.labels, c);
     let perTemplate: number[] | null = null;
     let perTemplateImages = 0;

@@ -1,7 +1,9 @@
 /** Types-only contract of the model worker, for the main thread (no runtime import of the worker). */
 export type { ClipWorkerApi, ImageItem, ImageEmbeddingResult, EmbedProgress } from './clip.worker';
+export type { StreamBatch } from './pixel-stream';
 export type { ModelInfo, LoadOptions, BackendChoice, DtypeChoice } from '../src/engine/clip-model';
 export type { BackendProbe } from '../src/engine/ort-engine';
+export type { BackendDecision, BackendTiming } from '../src/engine/backend-choice';
 export type { FileProgress } from '../src/data/model-fetch';
 export type { AnalysisWorkerApi, ScoreRequest, ScoreResult } from './analysis.worker';
 export type { StoreWorkerApi, WriteResult } from './store.worker';

@@ -4,12 +4,14 @@
  */
 import * as Comlink from 'comlink';
 import { ClipModel, type LoadOptions, type ModelInfo } from '../src/engine/clip-model';
-import { probeBackends, type BackendProbe } from '../src/engine/ort-engine';
+import { probeBackends, setWasmThreads, type BackendProbe } from '../src/engine/ort-engine';
 import { ModelFiles, type FileProgress } from '../src/data/model-fetch';
-import { type Dtype, type ModelSource } from '../src/data/model-files';
+import { type DtypeOption, type ModelSource } from '../src/data/model-files';
 import { WorkbenchError, cancelledError } from '../src/data/errors';
 import { decodeImage, type ResizeMode } from '../src/data/image-decode';
 import { preprocessRgb } from '../src/core/preprocess';
+import '../src/data/error-transfer';
+import { listen, PixelStream, streams, type StreamBatch } from './pixel-stream';
 
 /** One image to embed: its bytes and a name (relative path) used in messages. */
 export interface ImageItem {
@@ -22,6 +24,8 @@ export interface ImageEmbeddingResult {
   embeddings: Float32Array;
   dim: number;
   failed: { index: number; file: string; reason: string }[];
+  /** The backend that made each row ('' for failed ones): it changes mid-call if the GPU device is lost. */
+  backends: string[];
 }
 
 export interface EmbedProgress {
@@ -44,7 +48,7 @@ function requireModel(): ClipModel {
 }
 
 function checkCancelled(signal: AbortSignal): void {
-  if (signal.aborted) throw cancelledError();
+  if (signal.aborted) throw signal.reason instanceof WorkbenchError ? signal.reason : cancelledError();
 }
 
 /** Images per inference call: bigger on the GPU, where per-call overhead dominates. */
@@ -57,8 +61,9 @@ const api = {
     return probeBackends();
   },
 
-  listDtypes(source: ModelSource): Promise<Dtype[]> {
-    return ClipModel.availableDtypes(new ModelFiles(source));
+  /** The weight variants both towers have, with their download sizes. */
+  listDtypes(source: ModelSource): Promise<DtypeOption[]> {
+    return ClipModel.dtypeOptions(new ModelFiles(source));
   },
 
   async load(
@@ -67,6 +72,14 @@ const api = {
     onProgress: (p: FileProgress) => void,
     onNotice: (message: string) => void,
   ): Promise<ModelInfo> {
+    // A run still embedding with the previous model stops at its next batch, saying why.
+    jobs.abort(
+      new WorkbenchError(
+        'model-mismatch',
+        'The run stopped because another model was loaded while it ran. Run again to evaluate the new model.',
+      ),
+    );
+    jobs = new AbortController();
     const signal = jobs.signal;
     const previous = model;
     model = null;
@@ -130,6 +143,7 @@ const api = {
     const batch = imageBatchSize(m);
     const out = new Float32Array(items.length * dim);
     const failed: ImageEmbeddingResult['failed'] = [];
+    const backends = new Array<string>(items.length).fill('');
 
     const prepare = async (start: number) => {
       const slice = items.slice(start, start + batch);
@@ -161,12 +175,52 @@ const api = {
       if (cur.rows.length > 0) {
         const emb = await m.embedPixels(new Float32Array(cur.pixels), cur.rows.length);
         encoded.images += cur.rows.length;
-        cur.rows.forEach((row, k) => out.set(emb.subarray(k * dim, (k + 1) * dim), row * dim));
+        // Read after the batch: a device lost during it made the batch rerun on WASM.
+        const backend = m.info.backend;
+        cur.rows.forEach((row, k) => {
+          out.set(emb.subarray(k * dim, (k + 1) * dim), row * dim);
+          backends[row] = backend;
+        });
       }
       onProgress?.({ done: Math.min(items.length, start + batch), total: items.length });
     }
     failed.sort((a, b) => a.index - b.index);
-    return Comlink.transfer({ embeddings: out, dim, failed }, [out.buffer]);
+    return Comlink.transfer({ embeddings: out, dim, failed, backends }, [out.buffer]);
+  },
+
+  /** Connect a decode worker's port: its pixels come straight here (see src/state/decode-pool.ts). */
+  connectDecoder(port: MessagePort): void {
+    listen(port);
+  },
+
+  /** Open a streamed run before its images are handed out, so no pixel message arrives unheard. */
+  openStream(run: number): void {
+    streams.set(run, new PixelStream());
+  },
+
+  /**
+   * Embed a streamed run's `total` images as the decode workers deliver them (workers/pixel-stream.ts);
+   * `onBatch` gets each batch. Rejects when the run is cancelled or another model is loaded.
+   */
+  async embedStream(run: number, total: number, onBatch: (b: StreamBatch) => Promise<void> | void): Promise<void> {
+    const m = requireModel();
+    const s = streams.get(run);
+    if (!s) throw new WorkbenchError('internal', `Run ${run} was not opened.`);
+    const signal = jobs.signal;
+    const stop = () => s.stop(signal.reason instanceof WorkbenchError ? signal.reason : cancelledError());
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop);
+    try {
+      await s.run(m, total, imageBatchSize(m), onBatch, (n) => (encoded.images += n));
+    } finally {
+      signal.removeEventListener('abort', stop);
+      streams.delete(run);
+    }
+  },
+
+  /** Stop one streamed run (its `embedStream` rejects with a "cancelled" error). */
+  cancelStream(run: number): void {
+    streams.get(run)?.stop(cancelledError());
   },
 
   /** The preprocessed tensor of one image (CHW float32), to inspect or check preprocessing. */
@@ -176,6 +230,11 @@ const api = {
     const out = new Float32Array(3 * width * height);
     preprocessRgb(await decodeImage(item.blob, item.name, m.preprocess, resizeMode), m.preprocess, out);
     return Comlink.transfer(out, [out.buffer]);
+  },
+
+  /** Force the WASM thread count (null: every core up to 4); only before this worker's first session. */
+  setWasmThreads(n: number | null): void {
+    setWasmThreads(n);
   },
 
   /** Images and texts encoded so far by this worker. */

@@ -4,10 +4,19 @@
  * have images), per-class precision/recall/F1/support, the confusion matrix (rows true, columns
  * predicted), and expected calibration error over 15 equal-width confidence bins.
  *
- * Scores are cosine similarities of unit embeddings; probabilities are softmax(logit_scale × cosine).
- * Ties go to the lower class index (as argmax does).
+ * Scores are cosine similarities of unit embeddings; probabilities follow the model family's scoring:
+ * softmax(logit_scale × cosine) over the labels (CLIP), or sigmoid(logit_scale × cosine + logit_bias) per
+ * label (SigLIP; these need not sum to 1, and the top-1 probability is that label's own sigmoid).
+ * Ranks never depend on the scalars. Ties go to the lower class index (as argmax does).
  */
 import { normalizeRows } from './vector';
+
+/** How cosines become probabilities; a null scale (or a sigmoid without bias) means "not known". */
+export interface ScoreParams {
+  kind: 'softmax' | 'sigmoid';
+  scale: number | null;
+  bias: number | null;
+}
 
 export const ECE_BINS = 15;
 export const TOP_K = 5;
@@ -34,7 +43,7 @@ export interface ReliabilityBin {
 export interface Predictions {
   /** Per image, the top-k class indices by score (k = min(5, C)), n×k. */
   topk: Int32Array;
-  /** Their probabilities, n×k. */
+  /** Their probabilities, n×k; NaN when the scoring scalars are not known. */
   topkProb: Float32Array;
   k: number;
 }
@@ -46,6 +55,7 @@ export interface ClassificationMetrics {
   /** null when there are fewer than 5 classes (top-5 would be trivially 1). */
   acc5: number | null;
   meanPerClassRecall: number;
+  /** NaN when probabilities are not available (SigLIP without its scale and bias). */
   ece: number;
   reliability: ReliabilityBin[];
   perClass: ClassStats[];
@@ -67,21 +77,63 @@ export function topK(row: ArrayLike<number>, k: number): number[] {
   return best;
 }
 
-/** Top-k indices and softmax probabilities per image from an n×C cosine matrix. */
-export function predict(sims: Float32Array, numClasses: number, logitScale: number): Predictions {
+/**
+ * Probabilities of every label for one image's cosines: softmax over the labels or a sigmoid per label;
+ * NaN for each when the scalars are unknown.
+ */
+export function labelProbabilities(sims: ArrayLike<number>, p: ScoreParams): Float64Array {
+  const out = new Float64Array(sims.length);
+  if (!scoresHaveProbabilities(p)) return out.fill(NaN);
+  const scale = p.scale as number;
+  if (p.kind === 'sigmoid') {
+    for (let c = 0; c < sims.length; c++)
+      out[c] = 1 / (1 + Math.exp(-((sims[c] as number) * scale + (p.bias as number))));
+    return out;
+  }
+  let max = -Infinity;
+  for (let c = 0; c < sims.length; c++) max = Math.max(max, (sims[c] as number) * scale);
+  let sum = 0;
+  for (let c = 0; c < sims.length; c++) sum += out[c] = Math.exp((sims[c] as number) * scale - max);
+  for (let c = 0; c < sims.length; c++) out[c]! /= sum;
+  return out;
+}
+
+/** Probabilities are available for these scoring parameters. */
+export function scoresHaveProbabilities(p: ScoreParams): boolean {
+  return p.scale !== null && (p.kind === 'softmax' || p.bias !== null);
+}
+
+/**
+ * Top-k indices and probabilities per image from an n×C cosine matrix. A plain number is a softmax
+ * logit scale (CLIP).
+ */
+export function predict(sims: Float32Array, numClasses: number, scoring: number | ScoreParams): Predictions {
+  const p: ScoreParams = typeof scoring === 'number' ? { kind: 'softmax', scale: scoring, bias: null } : scoring;
   const n = sims.length / numClasses;
   const k = Math.min(TOP_K, numClasses);
   const topk = new Int32Array(n * k);
   const topkProb = new Float32Array(n * k);
+  const known = scoresHaveProbabilities(p);
+  const scale = p.scale ?? 1;
+  const bias = p.bias ?? 0;
   for (let i = 0; i < n; i++) {
     const row = sims.subarray(i * numClasses, (i + 1) * numClasses);
     const idx = topK(row, k);
-    const max = (row[idx[0] as number] as number) * logitScale;
-    let sum = 0;
-    for (let c = 0; c < numClasses; c++) sum += Math.exp((row[c] as number) * logitScale - max);
+    let max = 0;
+    let sum = 1;
+    if (known && p.kind === 'softmax') {
+      max = (row[idx[0] as number] as number) * scale;
+      sum = 0;
+      for (let c = 0; c < numClasses; c++) sum += Math.exp((row[c] as number) * scale - max);
+    }
     idx.forEach((c, j) => {
       topk[i * k + j] = c;
-      topkProb[i * k + j] = Math.exp((row[c] as number) * logitScale - max) / sum;
+      const z = (row[c] as number) * scale;
+      topkProb[i * k + j] = !known
+        ? NaN
+        : p.kind === 'softmax'
+          ? Math.exp(z - max) / sum
+          : 1 / (1 + Math.exp(-(z + bias)));
     });
   }
   return { topk, topkProb, k };
@@ -102,6 +154,7 @@ export function computeMetrics(pred: Predictions, labels: Int32Array, numClasses
     hit1 += correct;
     for (let j = 0; j < k; j++) if (topk[i * k + j] === y) hit5 += 1;
     const conf = topkProb[i * k] as number;
+    if (Number.isNaN(conf)) continue; // no probabilities: no calibration
     // Bin b holds confidences in (b/15, (b+1)/15]; a confidence of exactly 0 cannot occur.
     const b = Math.min(ECE_BINS - 1, Math.max(0, Math.ceil(conf * ECE_BINS) - 1));
     const bin = bins[b]!;
@@ -129,7 +182,8 @@ export function computeMetrics(pred: Predictions, labels: Int32Array, numClasses
       present += 1;
     }
   }
-  let ece = 0;
+  const binned = bins.reduce((a, b) => a + b.count, 0);
+  let ece = binned === n ? 0 : NaN;
   const reliability = bins.map((b, i) => {
     const accuracy = b.count > 0 ? b.correct / b.count : NaN;
     const confidence = b.count > 0 ? b.conf / b.count : NaN;

@@ -12,9 +12,21 @@ export interface RunManifest {
     id: string;
     origin: string;
     files: Record<string, string>;
-    logit_scale: number;
+    /** The scale applied to cosines (null when unknown: SigLIP before its scale is entered). */
+    logit_scale: number | null;
     logit_scale_source: string;
     embedding_dim: number;
+    /** The model family whose rules were applied (core/model-family) and why. */
+    family?: { id: string; label: string; reason: string; flagged: boolean; rules: string };
+    /** How probabilities were made: softmax or sigmoid, the scalars, and where each came from. */
+    scoring?: {
+      kind: 'softmax' | 'sigmoid';
+      scale: number | null;
+      scale_source: string;
+      bias: number | null;
+      bias_source: string;
+      citation: string | null;
+    };
   };
   backend: string;
   dtype: string;
@@ -106,6 +118,8 @@ export function resultsJson(run: ClassifyRun): Record<string, unknown> {
       mean_per_class_recall: round(metrics.meanPerClassRecall),
       ece: round(metrics.ece),
       ece_bins: metrics.reliability.length,
+      /** What the top-5 probabilities and ECE are: they depend on the family's scoring, ranks do not. */
+      probabilities: probabilityKind(manifest),
       acc5_note: metrics.acc5 === null ? 'top-5 is not reported with fewer than 5 classes' : undefined,
       per_class: perClass,
       confusion_matrix: { rows: 'true class', cols: 'predicted class', classes, matrix },
@@ -139,6 +153,14 @@ export function resultsJson(run: ClassifyRun): Record<string, unknown> {
       logit_scale_source: manifest.model.logit_scale_source,
     },
   };
+}
+
+/** 'softmax over the labels', 'sigmoid per label' or 'not available' (SigLIP without scale and bias). */
+export function probabilityKind(manifest: RunManifest): string {
+  const s = manifest.model.scoring;
+  if (!s) return 'softmax over the labels';
+  if (s.scale === null || (s.kind === 'sigmoid' && s.bias === null)) return 'not available';
+  return s.kind === 'sigmoid' ? 'sigmoid per label' : 'softmax over the labels';
 }
 
 /** A run's timings plus its encoding and cache-read rates. */

@@ -27,34 +27,69 @@ async function openCache(): Promise<Cache | null> {
   }
 }
 
+/** Attempts per file when a download is cut off or the connection drops (the later ones resume). */
+const DOWNLOAD_ATTEMPTS = 3;
+
+/** A download that stopped before its end; `received` holds what arrived, to resume from. */
+class CutOff extends Error {
+  constructor(
+    readonly received: Uint8Array[],
+    readonly loaded: number,
+    why: string,
+  ) {
+    super(why);
+  }
+}
+
+/**
+ * The body's bytes appended to `chunks`, reporting progress from `offset`. Throws CutOff when the
+ * connection drops or the body ends short of its Content-Length (the caller resumes or retries).
+ */
 async function readStream(
   res: Response,
   file: string,
+  total: number | null,
+  chunks: Uint8Array[],
+  offset: number,
   onProgress: ProgressFn,
   signal: AbortSignal | undefined,
-): Promise<Uint8Array<ArrayBuffer>> {
-  const lengthHeader = res.headers.get('content-length');
-  const total = lengthHeader ? Number(lengthHeader) : null;
+): Promise<number> {
   const reader = res.body?.getReader();
-  if (!reader) return new Uint8Array(await res.arrayBuffer());
-  const chunks: Uint8Array[] = [];
-  let loaded = 0;
+  let loaded = offset;
+  if (!reader) {
+    const all = new Uint8Array(await res.arrayBuffer());
+    chunks.push(all);
+    return loaded + all.byteLength;
+  }
   let lastReport = 0;
   for (;;) {
     if (signal?.aborted) {
       await reader.cancel();
       throw cancelledError();
     }
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    loaded += value.byteLength;
+    let step: ReadableStreamReadResult<Uint8Array>;
+    try {
+      step = await reader.read();
+    } catch (e) {
+      if (signal?.aborted) throw cancelledError();
+      throw new CutOff(chunks, loaded, e instanceof Error ? e.message : String(e));
+    }
+    if (step.done) break;
+    chunks.push(step.value);
+    loaded += step.value.byteLength;
     if (loaded - lastReport > 256 * 1024) {
       lastReport = loaded;
       onProgress({ file, loadedBytes: loaded, totalBytes: total, fromCache: false, done: false });
     }
   }
-  const out = new Uint8Array(loaded);
+  // A compressed body can be longer than its Content-Length, never shorter.
+  if (total !== null && loaded < total)
+    throw new CutOff(chunks, loaded, `the connection closed at ${loaded} of ${total} bytes`);
+  return loaded;
+}
+
+function concat(chunks: Uint8Array[], length: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(length);
   let off = 0;
   for (const c of chunks) {
     out.set(c, off);
@@ -96,6 +131,25 @@ export class ModelFiles {
     }
   }
 
+  /**
+   * The file's size in bytes without downloading it (the picked file, a cached copy, or a HEAD
+   * request's content-length); null when it is missing or the host does not say.
+   */
+  async size(path: string): Promise<number | null> {
+    if (this.source.kind === 'files') return this.source.files[path]?.size ?? null;
+    const url = this.locate(path);
+    const cache = await this.getCache();
+    const hit = cache ? await cache.match(url) : undefined;
+    if (hit) return Number(hit.headers.get('content-length')) || (await hit.arrayBuffer()).byteLength;
+    try {
+      const res = await fetch(url, { method: 'HEAD' });
+      const n = Number(res.headers.get('content-length'));
+      return res.ok && n > 0 ? n : null;
+    } catch {
+      return null;
+    }
+  }
+
   /** The file's bytes, reporting progress; throws WorkbenchError naming the file when it is missing. */
   async bytes(path: string, onProgress: ProgressFn = () => {}, signal?: AbortSignal): Promise<Uint8Array<ArrayBuffer>> {
     if (this.source.kind === 'files') {
@@ -119,36 +173,99 @@ export class ModelFiles {
       onProgress({ file: path, loadedBytes: buf.byteLength, totalBytes: buf.byteLength, fromCache: true, done: true });
       return buf;
     }
-    let res: Response;
-    try {
-      res = await fetch(url, signal ? { signal } : {});
-    } catch (e) {
-      if (signal?.aborted) throw cancelledError();
-      throw new WorkbenchError(
+    const buf = await this.download(path, url, onProgress, signal);
+    onProgress({ file: path, loadedBytes: buf.byteLength, totalBytes: buf.byteLength, fromCache: false, done: true });
+    if (cache) {
+      const headers = { 'content-type': 'application/octet-stream', 'content-length': String(buf.byteLength) };
+      // Only a complete file reaches the cache (download() throws otherwise). A full quota must not
+      // fail the load: the file is simply fetched again next time.
+      await cache.put(url, new Response(buf, { headers })).catch(() => undefined);
+    }
+    return buf;
+  }
+
+  /**
+   * Download a whole file. A connection that drops, or a body shorter than its Content-Length, is
+   * retried up to DOWNLOAD_ATTEMPTS times, resuming with a Range request where the server allows it.
+   */
+  private async download(
+    path: string,
+    url: string,
+    onProgress: ProgressFn,
+    signal: AbortSignal | undefined,
+  ): Promise<Uint8Array<ArrayBuffer>> {
+    let chunks: Uint8Array[] = [];
+    let loaded = 0;
+    let total: number | null = null;
+    let lastCut = '';
+    for (let attempt = 1; attempt <= DOWNLOAD_ATTEMPTS; attempt++) {
+      const headers: Record<string, string> = loaded > 0 ? { range: `bytes=${loaded}-` } : {};
+      let res: Response;
+      try {
+        res = await fetch(url, { headers, ...(signal ? { signal } : {}) });
+      } catch (e) {
+        if (signal?.aborted) throw cancelledError();
+        if (attempt < DOWNLOAD_ATTEMPTS && loaded > 0) continue;
+        throw new WorkbenchError(
+          'network',
+          `Could not download ${path} from ${url} (${e instanceof Error ? e.message : String(e)}). ` +
+            'If you are offline, this file was not downloaded before.',
+          path,
+        );
+      }
+      if (!res.ok) throw this.httpError(path, url, res.status);
+      if (!(res.status === 206 && loaded > 0)) {
+        // A full response (the first, or a server that ignores Range): start over.
+        chunks = [];
+        loaded = 0;
+        const len = res.headers.get('content-length');
+        total = len ? Number(len) : null;
+      }
+      try {
+        loaded = await readStream(res, path, total, chunks, loaded, onProgress, signal);
+        return concat(chunks, loaded);
+      } catch (e) {
+        if (!(e instanceof CutOff)) throw e;
+        lastCut = e.message;
+      }
+    }
+    throw new WorkbenchError(
+      'network',
+      `The download of ${path} from ${url} was cut off ${DOWNLOAD_ATTEMPTS} times (last: ${lastCut}). ` +
+        'Nothing partial was kept; check the connection and load again.',
+      path,
+    );
+  }
+
+  /** What an HTTP error means for this file and source, in words a person can act on. */
+  private httpError(path: string, url: string, status: number): WorkbenchError {
+    const hub = this.source.kind === 'url' && this.source.origin === 'hub';
+    const id = this.source.id;
+    if (hub && (status === 401 || status === 403)) {
+      return new WorkbenchError(
         'network',
-        `Could not download ${path} from ${url} (${e instanceof Error ? e.message : String(e)}). ` +
-          'If you are offline, this file was not downloaded before.',
+        `The Hub refused ${path} of “${id}” (HTTP ${status}): the model is gated or private` +
+          `${status === 401 ? ', or no model has this id' : ''}. This app sends no Hub login; ` +
+          'check the id, or accept the model’s terms on the Hub, download its files and open them under Folder on disk.',
         path,
       );
     }
-    if (res.status === 404) {
-      throw new WorkbenchError(
+    if (hub && status === 404 && path === 'config.json') {
+      return new WorkbenchError(
+        'model-file-missing',
+        `No model “${id}” was found on the Hub (HTTP 404 for config.json at ${url}). Check the id ` +
+          '(organisation/name, as in the model page’s address).',
+        path,
+      );
+    }
+    if (status === 404) {
+      return new WorkbenchError(
         'model-file-missing',
         `${path} was not found at ${url} (HTTP 404). Expected files: ${EXPECTED_FILES_TEXT}.`,
         path,
       );
     }
-    if (!res.ok) {
-      throw new WorkbenchError('network', `Downloading ${path} from ${url} failed: HTTP ${res.status}.`, path);
-    }
-    const buf = await readStream(res, path, onProgress, signal);
-    onProgress({ file: path, loadedBytes: buf.byteLength, totalBytes: buf.byteLength, fromCache: false, done: true });
-    if (cache) {
-      const headers = { 'content-type': res.headers.get('content-type') ?? 'application/octet-stream' };
-      // A full quota must not fail the load: the file is simply fetched again next time.
-      await cache.put(url, new Response(buf, { headers })).catch(() => undefined);
-    }
-    return buf;
+    return new WorkbenchError('network', `Downloading ${path} from ${url} failed: HTTP ${status}.`, path);
   }
 
   /** Parsed JSON; a parse failure is reported as a corrupt file. */

@@ -3,17 +3,48 @@
  * description of where a model's files come from (sent to the worker as is).
  */
 
-export type Dtype = 'fp32' | 'fp16' | 'q8';
+/**
+ * Weight variants transformers.js publishes, by its file-name suffix convention: fp32 has none, `_fp16`,
+ * `_quantized` (q8, dynamic int8 weights), `_int8`, `_uint8`, `_q4`, `_q4f16` (4-bit weights, fp16
+ * activations), `_bnb4` (bitsandbytes NF4 layout).
+ */
+export type Dtype = 'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4' | 'q4f16' | 'bnb4';
 export type Tower = 'text' | 'vision';
 
-export const DTYPES: readonly Dtype[] = ['fp32', 'fp16', 'q8'];
+export const DTYPES: readonly Dtype[] = ['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16', 'bnb4'];
 
-const DTYPE_SUFFIX: Record<Dtype, string> = { fp32: '', fp16: '_fp16', q8: '_quantized' };
+const DTYPE_SUFFIX: Record<Dtype, string> = {
+  fp32: '',
+  fp16: '_fp16',
+  q8: '_quantized',
+  int8: '_int8',
+  uint8: '_uint8',
+  q4: '_q4',
+  q4f16: '_q4f16',
+  bnb4: '_bnb4',
+};
 
 /** `onnx/text_model_fp16.onnx` and the like. */
 export function onnxPath(tower: Tower, dtype: Dtype): string {
   return `onnx/${tower}_model${DTYPE_SUFFIX[dtype]}.onnx`;
 }
+
+/**
+ * ONNX external data of a model over 2 GB (protobuf's limit), as transformers.js exports it:
+ * `<file>.onnx_data`, then `<file>.onnx_data_1`, `_2`, … The k-th shard's path.
+ */
+export function externalDataPath(onnxFile: string, k: number): string {
+  return k === 0 ? `${onnxFile}_data` : `${onnxFile}_data_${k}`;
+}
+
+/** A dtype both towers have, with the bytes to download (both towers, external data included). */
+export interface DtypeOption {
+  dtype: Dtype;
+  bytes: number | null;
+}
+
+/** The combined graph some repos ship instead of split towers (not usable here: see ClipModel.load). */
+export const COMBINED_ONNX = 'onnx/model.onnx';
 
 /** JSON files every model needs; the tokenizer's extra files are optional. */
 export const REQUIRED_JSON = ['config.json', 'preprocessor_config.json', 'tokenizer.json'] as const;
@@ -21,7 +52,7 @@ export const OPTIONAL_JSON = ['tokenizer_config.json', 'special_tokens_map.json'
 
 export const EXPECTED_FILES_TEXT =
   'config.json, preprocessor_config.json, tokenizer.json (+ tokenizer_config.json, special_tokens_map.json), ' +
-  'onnx/text_model{,_fp16,_quantized}.onnx and onnx/vision_model{,_fp16,_quantized}.onnx';
+  'onnx/text_model{,_fp16,_quantized,_int8,_uint8,_q4,_q4f16,_bnb4}.onnx and the same for onnx/vision_model';
 
 /** Where a model's files are read from. Plain data: it is cloned into the worker. */
 export type ModelSource =
@@ -72,10 +103,4 @@ export function folderSource(entries: { path: string; file: File }[]): ModelSour
   return { kind: 'files', id: name, files, origin: 'folder' };
 }
 
-/** Known CLIP presets on the Hub in the transformers.js layout. */
-export const HUB_PRESETS: readonly { id: string; note: string }[] = [
-  { id: 'Xenova/clip-vit-base-patch32', note: 'OpenAI CLIP ViT-B/32 — the default' },
-  { id: 'Xenova/clip-vit-base-patch16', note: 'OpenAI CLIP ViT-B/16' },
-  { id: 'Xenova/clip-vit-large-patch14', note: 'OpenAI CLIP ViT-L/14 (large download)' },
-];
-export const DEFAULT_PRESET = 'Xenova/clip-vit-base-patch32';
+export { DEFAULT_PRESET } from '../core/model-presets';

@@ -1,24 +1,39 @@
 /**
  * A loaded CLIP-family model: tokenizer, preprocessing config and the two tower sessions, with
- * batched embedding into unit-norm rows. Falls back to WASM when the GPU device is lost.
+ * batched embedding into unit-norm rows. The model family (core/model-family) decides the embedding
+ * outputs, the tokenization rule and the scoring; inputs are fed by the graph's own input names.
+ * Falls back to WASM when the GPU device is lost.
  */
 import { createClipTokenizer, type ClipTokenizer } from '../core/tokenize';
 import { parsePreprocessConfig, outputSize, type PreprocessConfig } from '../core/preprocess';
 import { parseModelConfig, type ModelConfig } from '../core/model-config';
+import { detectFamily, resolveScoring, type FamilyId, type Scoring, type TokenRule } from '../core/model-family';
+import { RESAMPLE_NAMES } from '../core/pil-resize';
 import { normalizeRows } from '../core/vector';
 import { float32ToHalf, halfToFloat32 } from '../core/float16';
 import { WorkbenchError, cancelledError } from '../data/errors';
 import { ModelFiles, type ProgressFn } from '../data/model-fetch';
 import { hashParts } from '../data/content-hash';
-import { onnxPath, REQUIRED_JSON, DTYPES, type Dtype, type Tower } from '../data/model-files';
+import {
+  onnxPath,
+  externalDataPath,
+  REQUIRED_JSON,
+  DTYPES,
+  COMBINED_ONNX,
+  type Dtype,
+  type DtypeOption,
+  type Tower,
+} from '../data/model-files';
 import {
   EngineSession,
   probeBackends,
   webgpuDevice,
   type Backend,
   type BackendProbe,
+  type ExternalData,
   type HostTensor,
 } from './ort-engine';
+import { chooseBackend, type BackendDecision } from './backend-choice';
 
 export type BackendChoice = 'auto' | Backend;
 export type DtypeChoice = 'auto' | Dtype;
@@ -26,6 +41,10 @@ export type DtypeChoice = 'auto' | Dtype;
 export interface LoadOptions {
   backend: BackendChoice;
   dtype: DtypeChoice;
+  /** Auto's earlier timings, by fingerprint + device (the page keeps them; see backend-choice.ts). */
+  remembered?: Record<string, BackendDecision>;
+  /** Time the backends again even when a decision is remembered. */
+  remeasure?: boolean;
 }
 
 /** What the UI shows and results record about a loaded model. */
@@ -36,13 +55,22 @@ export interface ModelInfo {
   dtype: Dtype;
   availableDtypes: Dtype[];
   embeddingDim: number;
+  /** The family whose rules were applied, why, and whether the app had to guess (unknown model_type). */
+  family: { id: FamilyId; label: string; reason: string; flagged: boolean; rules: string };
+  /** How cosines become probabilities, with the scalars and where they came from (before user edits). */
+  scoring: Scoring;
+  /** The text tokenization actually applied. */
+  tokenization: { padTo: TokenRule['padTo']; padId: number; describe: string };
+  /** Softmax scale when known (CLIP-style), NaN otherwise; kept for older readers. */
   logitScale: number;
-  logitScaleSource: ModelConfig['logitScaleSource'];
+  logitScaleSource: string;
   contextLength: number;
   imageSize: { width: number; height: number };
   /** Preprocessing as read from preprocessor_config.json (recorded in run manifests). */
   preprocess: PreprocessConfig;
   probe: BackendProbe;
+  /** How the backend was chosen, with both backends' timings when Auto measured them. */
+  backendDecision: BackendDecision;
   /** Files read, with their size in bytes. */
   files: Record<string, number>;
   /**
@@ -55,23 +83,41 @@ export interface ModelInfo {
 /** Called when something the user should know happens mid-run (e.g. the GPU was lost). */
 export type NoticeFn = (message: string) => void;
 
-/** Embedding output names across exports: transformers.js CLIP uses `*_embeds`. */
-const OUTPUT_NAMES: Record<Tower, string[]> = {
-  text: ['text_embeds', 'pooler_output'],
-  vision: ['image_embeds', 'pooler_output'],
-};
-
-function pickOutput(tower: Tower, names: readonly string[], file: string): string {
-  const found = OUTPUT_NAMES[tower].find((n) => names.includes(n));
+/** The family's embedding output for a tower, among the graph's outputs. */
+function pickOutput(preferred: readonly string[], names: readonly string[], file: string): string {
+  const found = preferred.find((n) => names.includes(n));
   if (!found) {
     throw new WorkbenchError(
       'model-file-corrupt',
-      `${file} has no ${OUTPUT_NAMES[tower].join(' or ')} output (it has: ${names.join(', ')}). ` +
+      `${file} has no ${preferred.join(' or ')} output (it has: ${names.join(', ')}). ` +
         'Use the tower files with projection, as in the transformers.js layout.',
       file,
     );
   }
   return found;
+}
+
+/** A tower's ONNX file and its external-data shards (`.onnx_data`, `_1`, … while they exist). */
+interface TowerFiles {
+  path: string;
+  bytes: Uint8Array;
+  externalData: ExternalData[];
+}
+
+async function fetchTower(
+  files: ModelFiles,
+  path: string,
+  onProgress: ProgressFn,
+  signal?: AbortSignal,
+): Promise<TowerFiles> {
+  const bytes = await files.bytes(path, onProgress, signal);
+  const externalData: ExternalData[] = [];
+  for (let k = 0; await files.has(externalDataPath(path, k)); k++) {
+    const shard = externalDataPath(path, k);
+    // The graph names its data file without the folder (`vision_model.onnx_data`).
+    externalData.push({ path: shard.split('/').pop()!, data: await files.bytes(shard, onProgress, signal) });
+  }
+  return { path, bytes, externalData };
 }
 
 function toFloat32(t: HostTensor): Float32Array {
@@ -86,8 +132,9 @@ export class ClipModel {
   readonly preprocess: PreprocessConfig;
   private text: EngineSession;
   private vision: EngineSession;
-  private textBytes: Uint8Array | null;
-  private visionBytes: Uint8Array | null;
+  private textBytes: TowerFiles | null;
+  private visionBytes: TowerFiles | null;
+  private outputs: { text: readonly string[]; vision: readonly string[] };
   private deviceLost = false;
   private onNotice: NoticeFn;
 
@@ -96,9 +143,11 @@ export class ClipModel {
     tokenizer: ClipTokenizer,
     preprocess: PreprocessConfig,
     sessions: { text: EngineSession; vision: EngineSession },
-    bytes: { text: Uint8Array; vision: Uint8Array },
+    bytes: { text: TowerFiles; vision: TowerFiles },
+    outputs: { text: readonly string[]; vision: readonly string[] },
     onNotice: NoticeFn,
   ) {
+    this.outputs = outputs;
     this.info = info;
     this.tokenizer = tokenizer;
     this.preprocess = preprocess;
@@ -112,12 +161,35 @@ export class ClipModel {
 
   /** Which dtypes the source has both tower files for. */
   static async availableDtypes(files: ModelFiles): Promise<Dtype[]> {
-    const out: Dtype[] = [];
-    for (const d of DTYPES) {
-      const [t, v] = await Promise.all([files.has(onnxPath('text', d)), files.has(onnxPath('vision', d))]);
-      if (t && v) out.push(d);
-    }
-    return out;
+    const found = await Promise.all(
+      DTYPES.map(async (d) => {
+        const [t, v] = await Promise.all([files.has(onnxPath('text', d)), files.has(onnxPath('vision', d))]);
+        return t && v ? d : null;
+      }),
+    );
+    return found.filter((d): d is Dtype => d !== null);
+  }
+
+  /**
+   * The dtypes both towers have, with the bytes a load downloads (both towers, external data included;
+   * null when the host does not say).
+   */
+  static async dtypeOptions(files: ModelFiles): Promise<DtypeOption[]> {
+    const available = await ClipModel.availableDtypes(files);
+    const sizeOf = async (path: string): Promise<number | null> => {
+      let total = await files.size(path);
+      for (let k = 0; total !== null && (await files.has(externalDataPath(path, k))); k++) {
+        const s = await files.size(externalDataPath(path, k));
+        total = s === null ? null : total + s;
+      }
+      return total;
+    };
+    return Promise.all(
+      available.map(async (dtype) => {
+        const [t, v] = await Promise.all([sizeOf(onnxPath('text', dtype)), sizeOf(onnxPath('vision', dtype))]);
+        return { dtype, bytes: t === null || v === null ? null : t + v };
+      }),
+    );
   }
 
   static async load(
@@ -128,8 +200,7 @@ export class ClipModel {
     signal?: AbortSignal,
   ): Promise<ClipModel> {
     const probe = await probeBackends();
-    const backend: Backend = opts.backend === 'auto' ? (probe.webgpu ? 'webgpu' : 'wasm') : opts.backend;
-    if (backend === 'webgpu' && !probe.webgpu) {
+    if (opts.backend === 'webgpu' && !probe.webgpu) {
       throw new WorkbenchError('backend-unavailable', 'WebGPU was forced, but this browser offers no WebGPU adapter.');
     }
     const sizes: Record<string, number> = {};
@@ -138,6 +209,16 @@ export class ClipModel {
     const tokCfg = (await files.has('tokenizer_config.json')) ? await files.json('tokenizer_config.json', signal) : {};
 
     const available = await ClipModel.availableDtypes(files);
+    if (available.length === 0 && (await files.has(COMBINED_ONNX))) {
+      throw new WorkbenchError(
+        'model-file-missing',
+        `${files.source.id} has only the combined ${COMBINED_ONNX} (both towers in one graph, which needs an image ` +
+          'and a text for every call). The workbench embeds images and texts separately: it needs the split tower ' +
+          'files onnx/text_model.onnx and onnx/vision_model.onnx (transformers.js exports them, e.g. with ' +
+          "its conversion script's split-model option).",
+        onnxPath('vision', 'fp32'),
+      );
+    }
     if (available.length === 0) {
       const missing = (await files.has(onnxPath('text', 'fp32')))
         ? onnxPath('vision', 'fp32')
@@ -148,12 +229,43 @@ export class ClipModel {
         missing,
       );
     }
+    // Auto times the backends on the vision tower (once per model and device; see backend-choice.ts).
+    const backendDecision = await chooseBackend({
+      requested: opts.backend,
+      probe,
+      remembered: opts.remembered,
+      remeasure: opts.remeasure,
+      imageSize: outputSize(parsePreprocessConfig(json['preprocessor_config.json']!)),
+      visionFile: (b) =>
+        fetchTower(files, onnxPath('vision', chooseDtype(opts.dtype, available, b, probe)), onProgress, signal),
+      signal,
+    });
+    const backend = backendDecision.backend;
     const dtype = chooseDtype(opts.dtype, available, backend, probe);
     const cfg = parseModelConfig(json['config.json']!);
     const pre = parsePreprocessConfig(json['preprocessor_config.json']!);
+    if (!(pre.resample in RESAMPLE_NAMES)) {
+      throw new WorkbenchError(
+        'model-file-corrupt',
+        `preprocessor_config.json asks for resample ${pre.resample}, which is not a Pillow filter (0–5).`,
+        'preprocessor_config.json',
+      );
+    }
+    const family = detectFamily({
+      config: json['config.json']!,
+      preprocessor: json['preprocessor_config.json']!,
+      tokenizerConfig: tokCfg,
+      modelId: files.source.id,
+    });
+    const rules = family.rules;
     let tokenizer: ClipTokenizer;
     try {
-      tokenizer = createClipTokenizer(json['tokenizer.json']!, tokCfg, cfg.maxPositionEmbeddings ?? undefined);
+      tokenizer = createClipTokenizer(
+        json['tokenizer.json']!,
+        tokCfg,
+        cfg.maxPositionEmbeddings ?? undefined,
+        rules.tokenization,
+      );
     } catch (e) {
       throw new WorkbenchError(
         'model-file-corrupt',
@@ -163,12 +275,13 @@ export class ClipModel {
     }
 
     const load = async (tower: Tower) => {
-      const path = onnxPath(tower, dtype);
-      const bytes = await files.bytes(path, onProgress, signal);
-      sizes[path] = bytes.byteLength;
+      const f = await fetchTower(files, onnxPath(tower, dtype), onProgress, signal);
+      sizes[f.path] = f.bytes.byteLength;
+      for (const e of f.externalData) sizes[`onnx/${e.path}`] = e.data.byteLength;
       if (signal?.aborted) throw cancelledError();
-      const fileHash = await hashParts([bytes]);
-      return { bytes, fileHash, session: await EngineSession.create(bytes, backend, probe, path) };
+      const fileHash = await hashParts([f.bytes, ...f.externalData.map((e) => e.data)]);
+      const session = await EngineSession.create(f.bytes, backend, probe, f.path, f.externalData);
+      return { files: f, fileHash, session };
     };
     const t = await load('text');
     const v = await load('vision').catch(async (e: unknown) => {
@@ -176,6 +289,7 @@ export class ClipModel {
       throw e;
     });
 
+    const scoring = resolveScoring(rules, json['config.json']!, files.source.id);
     const info: ModelInfo = {
       id: files.source.id,
       origin: files.source.origin,
@@ -183,12 +297,26 @@ export class ClipModel {
       dtype,
       availableDtypes: available,
       embeddingDim: 0,
-      logitScale: cfg.logitScale,
-      logitScaleSource: cfg.logitScaleSource,
+      family: {
+        id: rules.id,
+        label: rules.label,
+        reason: family.reason,
+        flagged: family.flagged,
+        rules: describeRules(rules.label, scoring, tokenizer, pre),
+      },
+      scoring,
+      tokenization: {
+        padTo: rules.tokenization.padTo,
+        padId: tokenizer.padding.padId,
+        describe: rules.tokenization.describe,
+      },
+      logitScale: scoring.kind === 'softmax' && scoring.scale !== null ? scoring.scale : NaN,
+      logitScaleSource: scoring.scaleSource,
       contextLength: tokenizer.contextLength,
       imageSize: outputSize(pre),
       preprocess: pre,
       probe,
+      backendDecision,
       files: sizes,
       fingerprints: {
         vision: await hashParts(['vision', v.fileHash, JSON.stringify(json['preprocessor_config.json'])]),
@@ -198,6 +326,8 @@ export class ClipModel {
           JSON.stringify(json['tokenizer.json']),
           JSON.stringify(tokCfg),
           String(tokenizer.contextLength),
+          JSON.stringify(tokenizer.padding),
+          rules.tokenization.canonicalize,
         ]),
       },
     };
@@ -206,7 +336,8 @@ export class ClipModel {
       tokenizer,
       pre,
       { text: t.session, vision: v.session },
-      { text: t.bytes, vision: v.bytes },
+      { text: t.files, vision: v.files },
+      rules.outputs,
       onNotice,
     );
     try {
@@ -252,8 +383,10 @@ export class ClipModel {
   private async fallBackToWasm(why: string): Promise<void> {
     if (!this.textBytes || !this.visionBytes) throw new WorkbenchError('internal', why);
     const probe = this.info.probe;
-    const text = await EngineSession.create(this.textBytes, 'wasm', probe, onnxPath('text', this.info.dtype));
-    const vision = await EngineSession.create(this.visionBytes, 'wasm', probe, onnxPath('vision', this.info.dtype));
+    const t = this.textBytes;
+    const v = this.visionBytes;
+    const text = await EngineSession.create(t.bytes, 'wasm', probe, t.path, t.externalData);
+    const vision = await EngineSession.create(v.bytes, 'wasm', probe, v.path, v.externalData);
     this.text.dispose().catch(() => undefined);
     this.vision.dispose().catch(() => undefined);
     this.text = text;
@@ -268,7 +401,7 @@ export class ClipModel {
   private async runTower(tower: Tower, feeds: Record<string, HostTensor>): Promise<HostTensor> {
     const attempt = async () => {
       const s = tower === 'text' ? this.text : this.vision;
-      const out = pickOutput(tower, s.outputNames, onnxPath(tower, this.info.dtype));
+      const out = pickOutput(this.outputs[tower], s.outputNames, onnxPath(tower, this.info.dtype));
       return (await s.run(feeds, [out]))[out]!;
     };
     if (this.info.backend === 'webgpu' && this.deviceLost) await this.fallBackToWasm('device lost');
@@ -295,11 +428,15 @@ export class ClipModel {
     feeds[idName] = asInt32
       ? { type: 'int32', data: Int32Array.from(ids, Number), dims }
       : { type: 'int64', data: ids, dims };
+    // Only the inputs the graph declares: SigLIP's text tower has no attention_mask, BERT-style towers
+    // (Jina CLIP) also take token_type_ids (all 0 for a single sentence).
     if (names.includes('attention_mask')) {
       const mask = new BigInt64Array(ids.length);
       lengths.forEach((n, i) => mask.fill(1n, i * seqLen, i * seqLen + Math.min(n, seqLen)));
       feeds.attention_mask = { type: 'int64', data: mask, dims };
     }
+    if (names.includes('token_type_ids'))
+      feeds.token_type_ids = { type: 'int64', data: new BigInt64Array(ids.length), dims };
     const out = await this.runTower('text', feeds);
     const dim = out.dims[out.dims.length - 1]!;
     return normalizeRows(toFloat32(out), dim);
@@ -346,4 +483,22 @@ function chooseDtype(choice: DtypeChoice, available: Dtype[], backend: Backend, 
   }
   if (backend === 'webgpu' && probe.shaderF16 && available.includes('fp16')) return 'fp16';
   return available.includes('fp32') ? 'fp32' : available[0]!;
+}
+
+/** "SigLIP: sigmoid scores, text padded to 64, 224×224 squash, bicubic" — what the model card shows. */
+function describeRules(label: string, scoring: Scoring, tok: ClipTokenizer, pre: PreprocessConfig): string {
+  const scores = scoring.kind === 'sigmoid' ? 'sigmoid scores' : 'softmax scores';
+  const text =
+    tok.padding.fixedLength !== null
+      ? `text padded to ${tok.padding.fixedLength}`
+      : `text ≤ ${tok.contextLength} tokens, padded to the batch`;
+  const o = outputSize(pre);
+  const geometry = !pre.doResize
+    ? `${o.width}×${o.height}, no resize`
+    : pre.resizeTo
+      ? `${pre.resizeTo.width}×${pre.resizeTo.height} squash`
+      : `shortest edge ${pre.shortestEdgePx}${pre.doCenterCrop ? `, ${o.width}×${o.height} crop` : ''}`;
+  const filter = RESAMPLE_NAMES[pre.resample] ?? `filter ${pre.resample}`;
+  const norm = pre.doNormalize ? '' : ', no normalisation';
+  return `${label}: ${scores}, ${text}, ${geometry}, ${filter}${norm}`;
 }

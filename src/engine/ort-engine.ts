@@ -15,6 +15,10 @@ export interface BackendProbe {
   adapter: string | null;
   crossOriginIsolated: boolean;
   wasmThreads: number;
+  /** The adapter says it is a software/fallback one (`GPUAdapterInfo.isFallbackAdapter`). */
+  fallbackAdapter: boolean;
+  /** navigator.hardwareConcurrency. */
+  cores: number;
 }
 
 let gpuAdapter: GPUAdapter | null = null;
@@ -23,8 +27,10 @@ let gpuAdapter: GPUAdapter | null = null;
 export async function probeBackends(): Promise<BackendProbe> {
   const isolated = globalThis.crossOriginIsolated === true;
   const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
-  // One core is left to the page (and to decoding in the worker) so the UI stays responsive.
-  const wasmThreads = isolated ? Math.max(1, Math.min(4, cores - 1)) : 1;
+  // Every core, up to 4: measured on 2 cores, 2 threads beat 1 by 1.5× (transformers.js 3.4 → 5.25
+  // images/s, issue 12), and decoding runs in its own workers between inference calls. Auto's timing
+  // (backend-choice.ts) compares backends at this count; `setWasmThreads` overrides it.
+  const wasmThreads = isolated ? (threadsOverride ?? Math.max(1, Math.min(4, cores))) : 1;
   let adapter: GPUAdapter | null;
   try {
     adapter = (await globalThis.navigator?.gpu?.requestAdapter({ powerPreference: 'high-performance' })) ?? null;
@@ -40,7 +46,19 @@ export async function probeBackends(): Promise<BackendProbe> {
     adapter: adapter ? desc || 'unknown adapter' : null,
     crossOriginIsolated: isolated,
     wasmThreads,
+    // Undefined on Chromium before 131 (then the description is checked for SwiftShader instead).
+    fallbackAdapter: (info?.isFallbackAdapter as boolean | undefined) ?? false,
+    cores,
   };
+}
+
+let threadsOverride: number | null = null;
+/**
+ * Force the WASM thread count (the bench's thread sweep, a user's choice). onnxruntime-web reads it
+ * once, when its WASM module starts: call before the first session in this worker.
+ */
+export function setWasmThreads(n: number | null): void {
+  threadsOverride = n;
 }
 
 let configured = false;
@@ -72,14 +90,25 @@ export interface HostTensor {
   dims: number[];
 }
 
-/** One inference session on one backend; runs are queued so they never overlap. */
+/** One external-data file of an ONNX model: the name the graph refers to and its bytes. */
+export interface ExternalData {
+  path: string;
+  data: Uint8Array;
+}
+
+/**
+ * Runs of every session in this worker, in order. The JSEP build lets one `run()` be in flight per
+ * runtime, whatever the session ("Session already started" otherwise), so the queue is per worker.
+ */
+let runQueue: Promise<unknown> = Promise.resolve();
+
+/** One inference session on one backend; runs are queued (worker-wide) so they never overlap. */
 export class EngineSession {
   readonly backend: Backend;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   /** Element type of each input, from the model's metadata (`float32`, `float16`, `int64`…). */
   readonly inputTypes: Record<string, string>;
-  private queue: Promise<unknown> = Promise.resolve();
   private session: ort.InferenceSession | null;
 
   private constructor(session: ort.InferenceSession, backend: Backend) {
@@ -94,7 +123,17 @@ export class EngineSession {
   }
 
   /** Create a session on exactly `backend`; `file` names the model file in error messages. */
-  static async create(bytes: Uint8Array, backend: Backend, probe: BackendProbe, file: string): Promise<EngineSession> {
+  /**
+   * `externalData`: the weights of a model stored outside its protobuf (`<file>.onnx_data`, for models over
+   * 2 GB), each with the path the graph refers to it by (its file name).
+   */
+  static async create(
+    bytes: Uint8Array,
+    backend: Backend,
+    probe: BackendProbe,
+    file: string,
+    externalData?: readonly ExternalData[],
+  ): Promise<EngineSession> {
     configure(probe);
     if (backend === 'webgpu' && !probe.webgpu) {
       throw new WorkbenchError('backend-unavailable', 'WebGPU was requested but this browser has no WebGPU adapter.');
@@ -103,6 +142,7 @@ export class EngineSession {
       const session = await ort.InferenceSession.create(bytes, {
         executionProviders: [backend],
         graphOptimizationLevel: 'all',
+        ...(externalData?.length ? { externalData: externalData.map((e) => ({ path: e.path, data: e.data })) } : {}),
         // Node-placement notices are expected (shape ops run on CPU by design); keep real errors only.
         logSeverityLevel: 3,
       });
@@ -132,7 +172,7 @@ export class EngineSession {
 
   /** Run with the given inputs and return the requested outputs as host arrays. */
   run(feeds: Record<string, HostTensor>, outputs: string[]): Promise<Record<string, HostTensor>> {
-    const job = this.queue.then(async () => {
+    const job = runQueue.then(async () => {
       const s = this.session;
       if (!s) throw new WorkbenchError('internal', 'The session was disposed.');
       const ortFeeds: Record<string, ort.Tensor> = {};
@@ -148,14 +188,14 @@ export class EngineSession {
       for (const t of Object.values(ortFeeds)) t.dispose();
       return out;
     });
-    this.queue = job.catch(() => undefined);
+    runQueue = job.catch(() => undefined);
     return job;
   }
 
   async dispose(): Promise<void> {
     const s = this.session;
     this.session = null;
-    await this.queue;
+    await runQueue;
     await s?.release();
   }
 }

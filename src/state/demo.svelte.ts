@@ -1,9 +1,11 @@
 /**
- * Quick demo ("does it see a cat?"): a few images and a few labels, softmax over
- * `logit_scale × cosine` per image. Image embeddings are kept per image, so editing the labels
- * only re-encodes the text.
+ * Quick demo ("does it see a cat?"): a few images and a few labels, scored by the model family's rule —
+ * softmax over `logit_scale × cosine` (CLIP) or a sigmoid per label (SigLIP). Labels are ranked by cosine,
+ * which both rules agree with. Image embeddings are kept per image, so editing the labels only re-encodes
+ * the text.
  */
-import { softmax, matmulT } from '../core/vector';
+import { matmulT } from '../core/vector';
+import { labelProbabilities } from '../core/metrics';
 import { parseLabels, promptFor } from '../core/prompts';
 import { describeError } from '../data/errors';
 import { looksLikeImage, type PickedFile } from '../data/folder-intake';
@@ -23,7 +25,9 @@ export interface DemoImage {
 
 export interface Prediction {
   label: string;
+  /** NaN when the model's scoring scalars are unknown (SigLIP before they are entered). */
   prob: number;
+  cosine: number;
 }
 
 export const DEFAULT_LABELS = 'cat, dog, bird, car, airplane, horse, ship, truck, person, food';
@@ -49,13 +53,16 @@ export class DemoState {
   readonly predictions = $derived.by((): (Prediction[] | null)[] => {
     const te = this.textEmbeddings;
     const info = this.engine.info;
-    if (!te || !info) return this.images.map(() => null);
+    const scoring = this.engine.scoring;
+    if (!te || !info || !scoring) return this.images.map(() => null);
     const dim = info.embeddingDim;
     return this.images.map((img) => {
       if (!img.embedding || img.embedding.length !== dim) return null;
       const sims = matmulT(img.embedding, te.data, dim);
-      const p = softmax(sims, info.logitScale);
-      return te.labels.map((label, k) => ({ label, prob: p[k] as number })).sort((a, b) => b.prob - a.prob);
+      const p = labelProbabilities(sims, scoring);
+      return te.labels
+        .map((label, k) => ({ label, prob: p[k] as number, cosine: sims[k] as number }))
+        .sort((a, b) => b.cosine - a.cosine);
     });
   });
 

@@ -12,8 +12,22 @@ import type {
   EmbedProgress,
 } from '../../workers/clip-api';
 import type { ImageItem, ImageEmbeddingResult } from '../../workers/clip-api';
-import type { ModelSource, Dtype } from '../data/model-files';
+import type { ModelSource, DtypeOption } from '../data/model-files';
 import { describeError, type WorkbenchErrorCode } from '../data/errors';
+import { rememberDecision, rememberedDecisions } from './backend-memory';
+import { hasProbabilities, withUserScalars, type Scoring } from '../core/model-family';
+
+/** Scoring scalars typed by the user, per model id (kept in localStorage: SigLIP exports carry none). */
+type UserScalars = Record<string, { scale: number | null; bias: number | null }>;
+const SCALARS_KEY = 'zsw-scoring-scalars-v1';
+
+function loadUserScalars(): UserScalars {
+  try {
+    return JSON.parse(globalThis.localStorage?.getItem(SCALARS_KEY) ?? '{}') as UserScalars;
+  } catch {
+    return {};
+  }
+}
 
 export type EngineStatus = 'idle' | 'loading' | 'ready' | 'error';
 
@@ -42,14 +56,40 @@ export class EngineState {
   generation = $state(0);
   /** 'pil' reproduces Pillow's bicubic resize exactly; 'browser' is the faster, inexact option. */
   resizeMode = $state<'pil' | 'browser'>('pil');
+  /** Scale and bias the user entered, per model id. */
+  userScalars = $state<UserScalars>(loadUserScalars());
+  /**
+   * The scoring every view and run uses: the model's (config.json, known table or family default) with the
+   * user's entries on top. Ranks never depend on it; probabilities and calibration do.
+   */
+  readonly scoring = $derived.by((): Scoring | null => {
+    const info = this.info;
+    if (!info) return null;
+    return withUserScalars(info.scoring, this.userScalars[info.id] ?? {});
+  });
+  /** Whether probabilities can be shown (false for SigLIP until its scale and bias are known). */
+  readonly hasProbabilities = $derived(this.scoring !== null && hasProbabilities(this.scoring));
 
   private api: Comlink.Remote<ClipWorkerApi>;
+  private lastLoad: { source: ModelSource; dtype: DtypeChoice } | null = null;
   private worker: Worker;
 
   constructor() {
     // Vite bundles the worker from this exact `new URL(…, import.meta.url)` form.
     this.worker = new Worker(new URL('../../workers/clip.worker.ts', import.meta.url), { type: 'module' });
     this.api = Comlink.wrap<ClipWorkerApi>(this.worker);
+  }
+
+  /** Set (or clear, with null) the scale and bias of the loaded model; remembered for its id. */
+  setScalars(scale: number | null, bias: number | null): void {
+    const id = this.info?.id;
+    if (!id) return;
+    this.userScalars = { ...this.userScalars, [id]: { scale, bias } };
+    try {
+      globalThis.localStorage?.setItem(SCALARS_KEY, JSON.stringify(this.userScalars));
+    } catch {
+      // Storage full or blocked: the values still hold for this page.
+    }
   }
 
   /** Models the app's own server offers (MODELS_DIR); empty on a static host. */
@@ -63,11 +103,14 @@ export class EngineState {
     }
   }
 
-  listDtypes(source: ModelSource): Promise<Dtype[]> {
+  /** Weight variants both towers have, with their download sizes (HEAD requests for URL sources). */
+  listDtypes(source: ModelSource): Promise<DtypeOption[]> {
     return this.api.listDtypes(source);
   }
 
-  async load(source: ModelSource, backend: BackendChoice, dtype: DtypeChoice): Promise<boolean> {
+  /** Load a model; with `remeasure`, Auto times the backends again instead of using its remembered choice. */
+  async load(source: ModelSource, backend: BackendChoice, dtype: DtypeChoice, remeasure = false): Promise<boolean> {
+    this.lastLoad = { source, dtype };
     this.status = 'loading';
     this.error = null;
     this.files = [];
@@ -81,11 +124,12 @@ export class EngineState {
     try {
       this.info = await this.api.load(
         source,
-        { backend, dtype },
+        { backend, dtype, remembered: rememberedDecisions(), remeasure },
         Comlink.proxy(onProgress),
         Comlink.proxy((m: string) => this.notify(m)),
       );
       this.loadMs = performance.now() - this.loadStartedAt;
+      rememberDecision(this.info.backendDecision);
       this.generation += 1;
       this.status = 'ready';
       return true;
@@ -94,6 +138,12 @@ export class EngineState {
       this.info = null;
       return false;
     }
+  }
+
+  /** Reload the last model on Auto, timing WebGPU and WASM again (the model card's "Time again"). */
+  remeasure(): Promise<boolean> {
+    const l = this.lastLoad;
+    return l ? this.load(l.source, 'auto', l.dtype, true) : Promise.resolve(false);
   }
 
   /** A notice also refreshes `info`, since the backend may have changed (GPU lost → WASM). */
@@ -125,6 +175,14 @@ export class EngineState {
   /** SHA-256 of the loaded model's files, for run manifests. */
   fileHashes(): Promise<Record<string, string>> {
     return this.api.fileHashes();
+  }
+
+  /** The run pipeline's calls into the model worker (src/state/image-encoding.ts, decode-pool.ts). */
+  get pipeline(): Pick<
+    Comlink.Remote<ClipWorkerApi>,
+    'connectDecoder' | 'openStream' | 'embedStream' | 'cancelStream'
+  > {
+    return this.api;
   }
 
   /** Images and texts the model worker has encoded since the page opened (tests count them). */

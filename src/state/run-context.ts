@@ -25,6 +25,7 @@ export function towerKeys(engine: EngineState): { vision: string; text: string }
 /** What the run was: app, model (with file hashes), backend and preprocessing. */
 export async function modelManifest(engine: EngineState): Promise<Omit<RunManifest, 'templates'>> {
   const info = engine.info!;
+  const scoring = engine.scoring!;
   return {
     app_version: __APP_VERSION__,
     date: new Date().toISOString(),
@@ -32,9 +33,18 @@ export async function modelManifest(engine: EngineState): Promise<Omit<RunManife
       id: info.id,
       origin: info.origin,
       files: await engine.fileHashes(),
-      logit_scale: info.logitScale,
-      logit_scale_source: info.logitScaleSource,
+      logit_scale: scoring.scale,
+      logit_scale_source: scoring.scaleSource,
       embedding_dim: info.embeddingDim,
+      family: info.family,
+      scoring: {
+        kind: scoring.kind,
+        scale: scoring.scale,
+        scale_source: scoring.scaleSource,
+        bias: scoring.bias,
+        bias_source: scoring.biasSource,
+        citation: scoring.citation,
+      },
     },
     backend: info.backend,
     dtype: info.dtype,

@@ -28,6 +28,15 @@ export interface ZswHandle {
     load(source: ModelSource, backend: string, dtype: string, remeasure?: boolean): Promise<boolean>;
     loseDeviceForTesting(): Promise<boolean>;
     encodeCounts(): Promise<{ images: number; texts: number }>;
+    scoring: {
+      kind: string;
+      scale: number | null;
+      bias: number | null;
+      scaleSource: string;
+      biasSource: string;
+    } | null;
+    hasProbabilities: boolean;
+    setScalars(scale: number | null, bias: number | null): void;
   };
   demo: { predictions: ({ prob: number }[] | null)[]; resetEmbeddings(): void };
   classify: {

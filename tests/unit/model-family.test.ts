@@ -17,7 +17,7 @@ import {
 } from '../../src/core/model-family';
 import { createClipTokenizer } from '../../src/core/tokenize';
 import { parsePreprocessConfig, outputSize, resizeTarget } from '../../src/core/preprocess';
-import { MODELS } from '../helpers/paths';
+import { MODELS, REPO } from '../helpers/paths';
 
 type Json = Record<string, unknown>;
 const read = (model: string, file: string): Json =>
@@ -107,6 +107,32 @@ describe('SigLIP tokenization (toy-siglip-cifar10 golden.json, exact ids)', () =
   test('canonicalize_text: punctuation removed, whitespace collapsed, lower-cased when asked', () => {
     expect(canonicalizeSiglip('  A   Photo, of a "CAT"!  ', true)).toBe('a photo of a cat');
     expect(canonicalizeSiglip('Dog-like {thing}', false)).toBe('Doglike thing');
+  });
+});
+
+describe('SigLIP 2 tokenization (fixture made by scripts/fixtures/make-family-fixtures.mjs)', () => {
+  const dir = path.join(REPO, 'tests/fixtures/models/tiny-siglip2-gemma');
+  const json = (f: string) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Json;
+  const golden = json('reference/golden.json') as unknown as {
+    texts: { text: string; input_ids: number[]; input_ids_unpadded: number[] }[];
+  };
+
+  test('Gemma-style BPE: <bos> first, no end token, padded with <pad> (0) to 64', () => {
+    const ev = { config: json('config.json'), preprocessor: json('preprocessor_config.json'), modelId: 'local' };
+    const family = detectFamily({ ...ev, tokenizerConfig: json('tokenizer_config.json') });
+    expect(family.rules.id).toBe('siglip2');
+    // tokenizer_config's model_max_length is Gemma's "unbounded" 1e30: the text config's 64 applies.
+    const tok = createClipTokenizer(
+      json('tokenizer.json'),
+      json('tokenizer_config.json'),
+      64,
+      family.rules.tokenization,
+    );
+    expect(tok.padding).toEqual({ padId: 0, fixedLength: 64 });
+    for (const t of golden.texts) {
+      expect(tok.encode(t.text)).toEqual(t.input_ids_unpadded);
+      expect(Array.from(tok.encodeBatch([t.text]).ids, Number)).toEqual(t.input_ids);
+    }
   });
 });
 

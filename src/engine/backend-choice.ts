@@ -1,0 +1,180 @@
+/**
+ * Auto's backend, chosen by measurement. A WebGPU adapter is not proof of a fast GPU: Chromium's
+ * software adapter (SwiftShader, `isFallbackAdapter`) and blocklisted laptop GPUs run far slower than
+ * WASM threads on the same CPU (issue 12: 2.7 against 54.4 images/s). So on the first load of a model
+ * on a device, Auto times both backends on real-size batches of the vision tower (cold: session
+ * creation + first run; warm: the best of the next runs), keeps the faster, and the page remembers the
+ * choice per (vision-file fingerprint, device) so later loads skip the timing.
+ */
+import { hashParts } from '../data/content-hash';
+import { cancelledError } from '../data/errors';
+import { float32ToHalf } from '../core/float16';
+import { EngineSession, type Backend, type BackendProbe, type ExternalData, type HostTensor } from './ort-engine';
+
+/** Images per timed batch: the batch sizes the model worker uses on each backend. */
+export const TRIAL_BATCH: Record<Backend, number> = { webgpu: 16, wasm: 8 };
+/** Warm runs after the cold one; the best of them is the warm figure. */
+const WARM_RUNS = 2;
+/** WebGPU may take this many times WASM's whole trial (at least MIN_GPU_BUDGET_MS) before Auto gives up on it. */
+const GPU_BUDGET_FACTOR = 3;
+const MIN_GPU_BUDGET_MS = 3000;
+
+export interface BackendTiming {
+  /** Session creation + first batch, ms. */
+  coldMs: number;
+  /** Best later batch, ms (null when the trial ran out of time before one). */
+  warmMs: number | null;
+  batch: number;
+  /** Images per second at the warm figure (0 when there is none). */
+  imagesPerSec: number;
+  /** The trial was stopped after this many ms without finishing. */
+  timedOutAfterMs?: number;
+}
+
+export interface BackendDecision {
+  backend: Backend;
+  /** measured now; remembered from an earlier measurement; forced by the user; the only backend here. */
+  how: 'measured' | 'remembered' | 'forced' | 'only-backend';
+  timings: { webgpu: BackendTiming | null; wasm: BackendTiming | null };
+  /** Fingerprint of the timed vision file + the device; what the page remembers the choice under. */
+  key: string;
+  /** The adapter is a software/fallback one (SwiftShader, `isFallbackAdapter`). */
+  fallbackAdapter: boolean;
+  wasmThreads: number;
+  /** When the figures were measured (ms since epoch). */
+  measuredAt: number | null;
+}
+
+export interface ChooseBackendOptions {
+  requested: 'auto' | Backend;
+  probe: BackendProbe;
+  /** Earlier decisions, by key (the page keeps them). */
+  remembered?: Record<string, BackendDecision>;
+  /** Time again even when a decision is remembered. */
+  remeasure?: boolean;
+  /** Vision tower input, px. */
+  imageSize: { width: number; height: number };
+  /** The vision file each backend would run (dtype may differ per backend). */
+  visionFile: (b: Backend) => Promise<{ path: string; bytes: Uint8Array; externalData?: readonly ExternalData[] }>;
+  signal?: AbortSignal;
+}
+
+/** Software adapters report `isFallbackAdapter` (newer Chromium) or name SwiftShader in the description. */
+export function isSoftwareAdapter(probe: BackendProbe): boolean {
+  return probe.fallbackAdapter || /swiftshader|llvmpipe|software|basic render/i.test(probe.adapter ?? '');
+}
+
+/** The device part of the key: what makes timings on one machine/browser differ from another. */
+export function deviceKey(probe: BackendProbe): string {
+  return [probe.adapter ?? 'no-gpu', probe.fallbackAdapter ? 'fallback' : 'hw', `cores=${probe.cores}`].join('|');
+}
+
+/** Deterministic stand-in pixels (a smooth gradient in roughly normalized units), n×3×h×w. */
+function trialPixels(n: number, width: number, height: number): Float32Array {
+  const plane = width * height;
+  const out = new Float32Array(n * 3 * plane);
+  for (let i = 0; i < out.length; i++) out[i] = ((i % plane) / plane) * 2 - 1 + (Math.floor(i / plane) % 3) * 0.1;
+  return out;
+}
+
+/** Time one backend: create a vision session, run a cold and WARM_RUNS warm batches, release it. */
+export async function timeBackend(
+  file: { path: string; bytes: Uint8Array; externalData?: readonly ExternalData[] },
+  backend: Backend,
+  probe: BackendProbe,
+  imageSize: { width: number; height: number },
+  deadline = Infinity,
+  signal?: AbortSignal,
+): Promise<BackendTiming> {
+  const batch = TRIAL_BATCH[backend];
+  const t0 = performance.now();
+  const session = await EngineSession.create(file.bytes, backend, probe, file.path, file.externalData);
+  try {
+    const name = session.inputNames.includes('pixel_values') ? 'pixel_values' : session.inputNames[0]!;
+    const px = trialPixels(batch, imageSize.width, imageSize.height);
+    const dims = [batch, 3, imageSize.height, imageSize.width];
+    const feed: HostTensor =
+      session.inputTypes[name] === 'float16'
+        ? { type: 'float16', data: float32ToHalf(px), dims }
+        : { type: 'float32', data: px, dims };
+    const out = [session.outputNames[0]!];
+    await session.run({ [name]: feed }, out);
+    const coldMs = performance.now() - t0;
+    let warmMs: number | null = null;
+    for (let r = 0; r < WARM_RUNS && performance.now() < deadline; r++) {
+      if (signal?.aborted) throw cancelledError();
+      const t = performance.now();
+      await session.run({ [name]: { ...feed } }, out);
+      warmMs = Math.min(warmMs ?? Infinity, performance.now() - t);
+    }
+    return { coldMs, warmMs, batch, imagesPerSec: warmMs ? (batch * 1000) / warmMs : 0 };
+  } finally {
+    await session.dispose();
+  }
+}
+
+/** Resolve with `p`, or with null once `ms` pass (p keeps running; its result is dropped). */
+function within<T>(p: Promise<T>, ms: number): Promise<T | null> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => resolve(null), ms);
+    p.then(
+      (v) => (clearTimeout(timer), resolve(v)),
+      (e: unknown) => (clearTimeout(timer), reject(e instanceof Error ? e : new Error(String(e)))),
+    );
+  });
+}
+
+/** Per-image warm cost, ms; Infinity when a backend has no warm figure. */
+function perImage(t: BackendTiming | null): number {
+  return t?.warmMs ? t.warmMs / t.batch : Infinity;
+}
+
+/**
+ * Decide the backend. Forced → that one; no WebGPU adapter → WASM; a remembered decision for this
+ * fingerprint and device → it; else time WASM, then WebGPU within a budget, and take the faster warm
+ * per-image figure. A WebGPU trial that fails (or runs out of budget) leaves WASM.
+ */
+export async function chooseBackend(o: ChooseBackendOptions): Promise<BackendDecision> {
+  const { probe } = o;
+  const base = { fallbackAdapter: isSoftwareAdapter(probe), wasmThreads: probe.wasmThreads };
+  const remember = (key: string) => (o.remembered ?? {})[key];
+  if (o.requested !== 'auto' || !probe.webgpu) {
+    const backend = o.requested === 'auto' ? 'wasm' : o.requested;
+    return {
+      backend,
+      how: o.requested === 'auto' ? 'only-backend' : 'forced',
+      timings: { webgpu: null, wasm: null },
+      key: '',
+      measuredAt: null,
+      ...base,
+    };
+  }
+  const wasmFile = await o.visionFile('wasm');
+  const key = `${await hashParts([wasmFile.bytes])}|${deviceKey(probe)}`;
+  const known = remember(key);
+  if (known && !o.remeasure) return { ...known, how: 'remembered' };
+  if (o.signal?.aborted) throw cancelledError();
+
+  const tw = performance.now();
+  const wasm = await timeBackend(wasmFile, 'wasm', probe, o.imageSize, Infinity, o.signal);
+  const budget = Math.max(MIN_GPU_BUDGET_MS, GPU_BUDGET_FACTOR * (performance.now() - tw));
+  if (o.signal?.aborted) throw cancelledError();
+  let webgpu: BackendTiming | null;
+  const tg = performance.now();
+  try {
+    const gpuFile = await o.visionFile('webgpu');
+    const trial = timeBackend(gpuFile, 'webgpu', probe, o.imageSize, tg + budget, o.signal);
+    trial.catch(() => undefined); // a trial that outlives its budget may still fail later
+    webgpu = (await within(trial, budget)) ?? {
+      coldMs: performance.now() - tg,
+      warmMs: null,
+      batch: TRIAL_BATCH.webgpu,
+      imagesPerSec: 0,
+      timedOutAfterMs: Math.round(budget),
+    };
+  } catch {
+    webgpu = null;
+  }
+  const backend: Backend = perImage(webgpu) < perImage(wasm) ? 'webgpu' : 'wasm';
+  return { backend, how: 'measured', timings: { webgpu, wasm }, key, measuredAt: Date.now(), ...base };
+}
