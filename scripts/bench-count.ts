@@ -6,7 +6,8 @@
  *   npm run bench:count -- [--captions 2000000] [--format txt|csv|jsonl] [--no-build] [--out count.json] [--sql]
  *
  * `--sql` also runs the Concept frequency view's exported DuckDB script over the same file (npm DuckDB)
- * and compares its counts with the browser's, concept by concept, and times it.
+ * and compares its counts with the browser's, concept by concept, and times it. `--sql-only` skips the
+ * browser and compares with the generator's known counts (which the browser's must equal).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,6 +27,7 @@ const { values: opts } = parseArgs({
     format: { type: 'string', default: 'txt' },
     'no-build': { type: 'boolean', default: false },
     sql: { type: 'boolean', default: false },
+    'sql-only': { type: 'boolean', default: false },
     out: { type: 'string', default: 'count-bench.json' },
   },
 });
@@ -51,6 +53,22 @@ for (const { caption, mentions } of captions(n, 2024)) {
 fs.writeSync(fd, buf.join('\n') + '\n');
 fs.closeSync(fd);
 const bytes = fs.statSync(file).size;
+
+if (opts['sql-only']) {
+  const script = conceptCountSql(CORPUS_CONCEPTS, 'duckdb', { path: file, format: format as 'txt', column: 'caption' });
+  const ts = performance.now();
+  const counted = await duckDbCounts(script);
+  const ms = Math.round(performance.now() - ts);
+  const exact = CORPUS_CONCEPTS.every((c) => counted[c] === expected[c]);
+  fs.writeFileSync(
+    opts.out!,
+    JSON.stringify({ captions: n, format, bytes, sql: { ms, exact, counted }, expected }, null, 1),
+  );
+  console.log(
+    `DuckDB: ${n.toLocaleString('en')} captions in ${(ms / 1000).toFixed(1)} s, counts ${exact ? 'exact' : 'WRONG'}`,
+  );
+  process.exit(exact ? 0 : 1);
+}
 
 const app = await serveBuiltApp({ outDir: '.cache/bench-dist', rebuild: !opts['no-build'], modelsDir: MODELS });
 const browser = await launchChromium();

@@ -74,6 +74,31 @@ export function importedLookup(blobs: Blob[], cache: EmbeddingCache, dim: number
   })();
 }
 
+/** The set last handed to a tab, with the relative path of each row (for `importedEmbeddingsOf`). */
+let lastUsed: { set: ImportedEmbeddings; rowOf: Map<string, number> } | null = null;
+
+/**
+ * The imported embeddings of a run's files (n×dim in the run's order), or null unless every file is a
+ * row of the set last handed to a tab — the Parquet export's optional embedding column.
+ */
+export function importedEmbeddingsOf(files: readonly string[]): { data: Float32Array; dim: number } | null {
+  if (!lastUsed || files.length === 0) return null;
+  const { set, rowOf } = lastUsed;
+  const d = set.dim;
+  const out = new Float32Array(files.length * d);
+  for (let i = 0; i < files.length; i++) {
+    const r = rowOf.get(files[i]!);
+    if (r === undefined) return null;
+    out.set(set.image.subarray(r * d, (r + 1) * d), i * d);
+  }
+  return { data: out, dim: d };
+}
+
+/** Whether `importedEmbeddingsOf(files)` has them (no copy made). */
+export function hasImportedEmbeddings(files: readonly string[]): boolean {
+  return lastUsed !== null && files.length > 0 && files.every((f) => lastUsed!.rowOf.has(f));
+}
+
 export class ImportedEmbeddingsState {
   source = $state.raw<Source | null>(null);
   /** Relative path, picked image file (or null) and entry of each row. */
@@ -157,6 +182,7 @@ export class ImportedEmbeddingsState {
     const src = this.source;
     if (!src) return [];
     const name = this.folderName;
+    lastUsed = { set: src.set, rowOf: new Map(this.rel.map((p, i) => [p, i])) };
     const out: PickedFile[] = this.rel.map((p, row) => {
       const img = this.images[row];
       const base = p.split('/').pop()!;
