@@ -17,21 +17,24 @@ export function captionNouns(caption: string): string[] {
   // Lower-cased first: a capital mid-sentence ("Three Giraffes") would tag as a proper noun.
   const doc = nlp(caption.toLowerCase());
   doc.compute('root');
-  const terms = doc
-    .match('#Noun')
-    .not('#Pronoun')
-    .json({ terms: { normal: true } }) as { terms: { normal: string; root?: string; tags: string[] }[] }[];
+  type Term = { normal: string; root?: string; tags: string[] };
+  const sentences = doc.json({ terms: { normal: true, root: true } }) as { terms: Term[] }[];
+  const terms = sentences.flatMap((s) => s.terms);
+  const is = (t: Term | undefined, tag: string) => !!t?.tags.includes(tag);
   const out: string[] = [];
-  for (const phrase of terms) {
-    for (const t of phrase.terms) {
-      if (!t.tags.includes('Noun') || t.tags.includes('Pronoun')) continue;
-      const lemma = (t.root || t.normal)
-        .toLowerCase()
-        .replace(/[^a-z0-9' -]/g, '')
-        .trim();
-      if (lemma.length > 1 && !/^\d+$/.test(lemma) && !out.includes(lemma)) out.push(lemma);
-    }
-  }
+  terms.forEach((t, i) => {
+    if (!is(t, 'Noun') || is(t, 'Pronoun')) return;
+    // compromise tags a participle after its subject as a noun ("a man riding a wave", "people
+    // sitting at a table"); "a building in the city" keeps its noun.
+    const prev = terms[i - 1];
+    const next = terms[i + 1];
+    if (/ing$/.test(t.normal) && is(prev, 'Noun') && (is(next, 'Determiner') || is(next, 'Preposition'))) return;
+    const lemma = (t.root || t.normal)
+      .toLowerCase()
+      .replace(/[^a-z0-9' -]/g, '')
+      .trim();
+    if (lemma.length > 1 && !/^\d+$/.test(lemma) && !out.includes(lemma)) out.push(lemma);
+  });
   return out;
 }
 
