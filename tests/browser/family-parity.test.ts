@@ -4,9 +4,12 @@
  * - toy-siglip-cifar10 (SigLIP rules: squash 224×224 bicubic, mean = std = 0.5, SentencePiece ids padded with
  *   </s> to exactly 64, pooler_output) on WASM and WebGPU;
  * - toy-mobileclip-layout (MobileCLIP conventions: 26-byte config.json, bilinear, no normalisation) on WASM.
- * Tolerances: pixel_values sum within 1e-3 and first 8 values within 1e-5 (one grey level on one pixel moves
- * the sum by ≥ 0.0039 here, so this catches a single-pixel resampling difference); embeddings cosine ≥ 0.999
- * each (the issue's bar); the reference's sigmoid probabilities within 1e-3.
+ * Tolerances: first 8 pixel values within 1e-6; pixel_values sum within 0.02 — these two references rescale
+ * in float64 before casting to float32 (transformers' current `rescale`), the app multiplies by float32(1/255)
+ * as the toy-clip reference does (kept so that CLIP parity test stays exact): each value differs by at most one
+ * float32 ulp, and over 150,528 values the sums differ by 0.001–0.013 (measured with Pillow + numpy). The
+ * resampling itself is checked byte for byte against Pillow in tests/unit/pil-resample.test.ts. Embeddings
+ * cosine ≥ 0.999 each (the issue's bar); the reference's sigmoid probabilities within 1e-3.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -115,8 +118,8 @@ for (const c of CASES) {
       );
       results.forEach((r, i) => {
         const g = images[i]!;
-        expect(Math.abs(r.sum - g.pixel_values_sum), g.file).toBeLessThan(1e-3);
-        r.first8.forEach((v, k) => expect(Math.abs(v - g.pixel_values_first8[k]!)).toBeLessThan(1e-5));
+        expect(Math.abs(r.sum - g.pixel_values_sum), g.file).toBeLessThan(0.02);
+        r.first8.forEach((v, k) => expect(Math.abs(v - g.pixel_values_first8[k]!)).toBeLessThan(1e-6));
       });
     });
 
