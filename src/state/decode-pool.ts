@@ -1,0 +1,76 @@
+/**
+ * The run pipeline's pool of decode workers (workers/decode.worker.ts), each wired to the model
+ * worker by its own MessageChannel, so decoded pixels go straight to the model worker. The main thread
+ * only hands out work (Blobs, a reference each) in a bounded window and hears back per batch.
+ */
+import * as Comlink from 'comlink';
+import '../data/error-transfer';
+import type { PreprocessConfig } from '../core/preprocess';
+import type { DecodeJob, DecodeWorkerApi } from '../../workers/decode.worker';
+
+/**
+ * Decode workers: one per core beyond the one the model worker's WASM threads mostly keep busy, at
+ * least 1 and at most 4 (the decode-bound rate scales with the pool; see bench:compare `--sections
+ * pool`). `?decodeWorkers=N` in the page URL overrides it (the bench's scaling check).
+ */
+export function poolSize(): number {
+  const forced = Number(new URLSearchParams(globalThis.location?.search ?? '').get('decodeWorkers'));
+  if (Number.isInteger(forced) && forced > 0) return Math.min(forced, 16);
+  const cores = globalThis.navigator?.hardwareConcurrency ?? 2;
+  return Math.max(1, Math.min(4, cores - 1));
+}
+
+/** Jobs per call into a decode worker: small, so a cancel or a window stop takes effect promptly. */
+const JOBS_PER_CALL = 2;
+
+export class DecodePool {
+  private workers: Comlink.Remote<DecodeWorkerApi>[] | null = null;
+  private ready: Promise<void> | null = null;
+
+  /** `connect` hands the model worker its end of a decode worker's channel. */
+  constructor(
+    private connect: (port: MessagePort) => Promise<void>,
+    readonly size = poolSize(),
+  ) {}
+
+  private start(): Promise<void> {
+    return (this.ready ??= (async () => {
+      const workers: Comlink.Remote<DecodeWorkerApi>[] = [];
+      for (let i = 0; i < this.size; i++) {
+        // Vite bundles the worker from this exact `new Worker(new URL(…, import.meta.url))` form.
+        const w = new Worker(new URL('../../workers/decode.worker.ts', import.meta.url), { type: 'module' });
+        const api = Comlink.wrap<DecodeWorkerApi>(w);
+        const ch = new MessageChannel();
+        await api.connect(Comlink.transfer(ch.port1, [ch.port1]));
+        await this.connect(Comlink.transfer(ch.port2, [ch.port2]));
+        workers.push(api);
+      }
+      this.workers = workers;
+    })());
+  }
+
+  /**
+   * Hand out `jobs` to the pool. `admit(dispatched)` resolves when the window has room for more (the
+   * caller counts images the model worker has answered for); stops early when `signal` aborts.
+   */
+  async dispatch(
+    jobs: DecodeJob[],
+    cfg: PreprocessConfig,
+    mode: 'pil' | 'browser',
+    admit: (dispatched: number) => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    await this.start();
+    let next = 0;
+    const lane = async (w: Comlink.Remote<DecodeWorkerApi>) => {
+      while (next < jobs.length && !signal.aborted) {
+        await admit(next);
+        if (signal.aborted) return;
+        const part = jobs.slice(next, next + JOBS_PER_CALL);
+        next += part.length;
+        await w.decode(part, cfg, mode);
+      }
+    };
+    await Promise.all(this.workers!.map(lane));
+  }
+}

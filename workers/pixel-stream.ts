@@ -1,0 +1,99 @@
+/**
+ * The model worker's side of the run pipeline: pixels arrive from the decode workers over their
+ * MessagePorts (in whatever order they finish), are packed into batches and embedded, with up to
+ * two batches in flight, so decoding for the next batch never waits for the main thread.
+ */
+import * as Comlink from 'comlink';
+import type { ClipModel } from '../src/engine/clip-model';
+import type { PixelMessage } from './decode.worker';
+
+/** One embedded batch of a streamed run, as the main thread receives it. */
+export interface StreamBatch {
+  /** `seq` of each embedded image, in row order of `embeddings`. */
+  seqs: number[];
+  /** seqs.length × dim, unit rows (transferred). */
+  embeddings: Float32Array;
+  /** Images that did not decode, with their error's code and file. */
+  failed: { seq: number; file: string | null; code: string; reason: string }[];
+  /** The backend that made these rows (it changes if the GPU device is lost mid-run). */
+  backend: string;
+}
+
+/** Batches in flight: one in the runtime, the next packed and queued behind it. */
+const IN_FLIGHT = 2;
+
+export class PixelStream {
+  private items: { seq: number; pixels: Float32Array }[] = [];
+  private failed: StreamBatch['failed'] = [];
+  private wake: (() => void) | null = null;
+  private stopped: unknown = null;
+
+  push(m: PixelMessage): void {
+    if ('pixels' in m) this.items.push({ seq: m.seq, pixels: m.pixels });
+    else this.failed.push({ seq: m.seq, file: m.error.file, code: m.error.code, reason: m.error.message });
+    this.wake?.();
+  }
+
+  /** Stop the stream: the run rejects with `reason` (a cancel, or another model loaded). */
+  stop(reason: unknown): void {
+    this.stopped = reason;
+    this.items = [];
+    this.wake?.();
+  }
+
+  /** Wait until `n` images (embeddable or failed) are here, or the stream is stopped. */
+  private async waitFor(n: number): Promise<void> {
+    while (this.stopped === null && this.items.length + this.failed.length < n) {
+      await new Promise<void>((r) => (this.wake = r));
+      this.wake = null;
+    }
+    if (this.stopped !== null) throw this.stopped;
+  }
+
+  /**
+   * Embed `total` images as they arrive, `batch` per inference call; `onBatch` gets each result
+   * (awaited, so a slow consumer holds the pipeline back instead of piling up memory).
+   */
+  async run(
+    model: ClipModel,
+    total: number,
+    batch: number,
+    onBatch: (b: StreamBatch) => Promise<void> | void,
+    onEncoded: (n: number) => void,
+  ): Promise<void> {
+    const { width, height } = model.info.imageSize;
+    const plane = 3 * width * height;
+    let taken = 0;
+    const inflight: Promise<void>[] = [];
+    while (taken < total) {
+      await this.waitFor(Math.min(batch, total - taken));
+      const items = this.items.splice(0, batch);
+      const failed = this.failed.splice(0);
+      taken += items.length + failed.length;
+      const job = (async () => {
+        let embeddings: Float32Array = new Float32Array(0);
+        if (items.length > 0) {
+          const px = new Float32Array(items.length * plane);
+          items.forEach((it, k) => px.set(it.pixels, k * plane));
+          embeddings = await model.embedPixels(px, items.length);
+          onEncoded(items.length);
+        }
+        if (this.stopped !== null) throw this.stopped;
+        const b: StreamBatch = { seqs: items.map((i) => i.seq), embeddings, failed, backend: model.info.backend };
+        await onBatch(Comlink.transfer(b, [embeddings.buffer]));
+      })();
+      job.catch(() => undefined); // awaited below, in order
+      inflight.push(job);
+      if (inflight.length >= IN_FLIGHT) await inflight.shift();
+    }
+    await Promise.all(inflight);
+  }
+}
+
+/** Streams by run id, fed by the decode workers' ports. */
+export const streams = new Map<number, PixelStream>();
+
+/** Listen on a decode worker's port; messages of runs no longer open are dropped. */
+export function listen(port: MessagePort): void {
+  port.onmessage = (e: MessageEvent<PixelMessage>) => streams.get(e.data.run)?.push(e.data);
+}
