@@ -4,20 +4,32 @@
  * WASM threads on the same CPU (issue 12: 2.7 against 54.4 images/s). So on the first load of a model
  * on a device, Auto times both backends on real-size batches of the vision tower (cold: session
  * creation + first run; warm: the best of the next runs), keeps the faster, and the page remembers the
- * choice per (vision-file fingerprint, device) so later loads skip the timing.
+ * choice per (vision-file fingerprint, device) so later loads skip the timing. WebGPU's trial stops as
+ * soon as it has clearly lost, so a software adapter costs seconds, not minutes.
  */
+import * as Comlink from 'comlink';
 import { hashParts } from '../data/content-hash';
 import { cancelledError } from '../data/errors';
 import { float32ToHalf } from '../core/float16';
 import { EngineSession, type Backend, type BackendProbe, type ExternalData, type HostTensor } from './ort-engine';
+import type { BackendTrialApi } from '../../workers/backend-trial.worker';
 
 /** Images per timed batch: the batch sizes the model worker uses on each backend. */
 export const TRIAL_BATCH: Record<Backend, number> = { webgpu: 16, wasm: 8 };
 /** Warm runs after the cold one; the best of them is the warm figure. */
 const WARM_RUNS = 2;
-/** WebGPU may take this many times WASM's whole trial (at least MIN_GPU_BUDGET_MS) before Auto gives up on it. */
-const GPU_BUDGET_FACTOR = 3;
-const MIN_GPU_BUDGET_MS = 3000;
+/** Limits on WebGPU's trial relative to WASM's (see chooseBackend). */
+const GPU_COLD_FACTOR = 1.5;
+const MIN_GPU_COLD_MS = 5000;
+const GPU_WARM_FACTOR = 2;
+const MIN_GPU_WARM_MS = 250;
+
+/** A vision file to time: its bytes and, for models over 2 GB, its external-data shards. */
+export interface TrialFile {
+  path: string;
+  bytes: Uint8Array;
+  externalData?: readonly ExternalData[];
+}
 
 export interface BackendTiming {
   /** Session creation + first batch, ms. */
@@ -55,7 +67,7 @@ export interface ChooseBackendOptions {
   /** Vision tower input, px. */
   imageSize: { width: number; height: number };
   /** The vision file each backend would run (dtype may differ per backend). */
-  visionFile: (b: Backend) => Promise<{ path: string; bytes: Uint8Array; externalData?: readonly ExternalData[] }>;
+  visionFile: (b: Backend) => Promise<TrialFile>;
   signal?: AbortSignal;
 }
 
@@ -77,51 +89,103 @@ function trialPixels(n: number, width: number, height: number): Float32Array {
   return out;
 }
 
-/** Time one backend: create a vision session, run a cold and WARM_RUNS warm batches, release it. */
-export async function timeBackend(
-  file: { path: string; bytes: Uint8Array; externalData?: readonly ExternalData[] },
-  backend: Backend,
-  probe: BackendProbe,
-  imageSize: { width: number; height: number },
-  deadline = Infinity,
-  signal?: AbortSignal,
-): Promise<BackendTiming> {
-  const batch = TRIAL_BATCH[backend];
-  const t0 = performance.now();
-  const session = await EngineSession.create(file.bytes, backend, probe, file.path, file.externalData);
-  try {
-    const name = session.inputNames.includes('pixel_values') ? 'pixel_values' : session.inputNames[0]!;
-    const px = trialPixels(batch, imageSize.width, imageSize.height);
-    const dims = [batch, 3, imageSize.height, imageSize.width];
-    const feed: HostTensor =
-      session.inputTypes[name] === 'float16'
-        ? { type: 'float16', data: float32ToHalf(px), dims }
-        : { type: 'float32', data: px, dims };
-    const out = [session.outputNames[0]!];
-    await session.run({ [name]: feed }, out);
-    const coldMs = performance.now() - t0;
-    let warmMs: number | null = null;
-    for (let r = 0; r < WARM_RUNS && performance.now() < deadline; r++) {
-      if (signal?.aborted) throw cancelledError();
-      const t = performance.now();
-      await session.run({ [name]: { ...feed } }, out);
-      warmMs = Math.min(warmMs ?? Infinity, performance.now() - t);
-    }
-    return { coldMs, warmMs, batch, imagesPerSec: warmMs ? (batch * 1000) / warmMs : 0 };
-  } finally {
-    await session.dispose();
-  }
-}
-
 /** Resolve with `p`, or with null once `ms` pass (p keeps running; its result is dropped). */
 function within<T>(p: Promise<T>, ms: number): Promise<T | null> {
+  if (!Number.isFinite(ms)) return p;
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => resolve(null), ms);
+    const timer = setTimeout(() => resolve(null), Math.max(0, ms));
     p.then(
       (v) => (clearTimeout(timer), resolve(v)),
       (e: unknown) => (clearTimeout(timer), reject(e instanceof Error ? e : new Error(String(e)))),
     );
   });
+}
+
+/** How long a trial may take before it has lost (Infinity: no limit). */
+export interface TrialLimits {
+  /** Session creation + first batch, ms. */
+  coldMs: number;
+  /** One warm batch, ms. */
+  warmMs: number;
+}
+
+/**
+ * Time one backend: create a vision session, run a cold and WARM_RUNS warm batches, release it. A step
+ * past its limit ends the trial (reported in `timedOutAfterMs`); the step itself cannot be stopped, so
+ * the session is released once it settles.
+ */
+export async function timeBackend(
+  file: TrialFile,
+  backend: Backend,
+  probe: BackendProbe,
+  imageSize: { width: number; height: number },
+  limits: TrialLimits = { coldMs: Infinity, warmMs: Infinity },
+  signal?: AbortSignal,
+): Promise<BackendTiming> {
+  const batch = TRIAL_BATCH[backend];
+  const t0 = performance.now();
+  const lost = (step: Promise<unknown>, coldMs: number, warmMs: number | null): BackendTiming => {
+    void step.then(
+      () => session.then((s) => s.dispose()),
+      () => session.then((s) => s.dispose()),
+    );
+    const after = Math.round(performance.now() - t0);
+    return { coldMs, warmMs, batch, imagesPerSec: 0, timedOutAfterMs: after };
+  };
+  const session = EngineSession.create(file.bytes, backend, probe, file.path, file.externalData);
+  const run = async () => {
+    const s = await session;
+    const name = s.inputNames.includes('pixel_values') ? 'pixel_values' : s.inputNames[0]!;
+    const px = trialPixels(batch, imageSize.width, imageSize.height);
+    const dims = [batch, 3, imageSize.height, imageSize.width];
+    const feed: HostTensor =
+      s.inputTypes[name] === 'float16'
+        ? { type: 'float16', data: float32ToHalf(px), dims }
+        : { type: 'float32', data: px, dims };
+    await s.run({ [name]: feed }, [s.outputNames[0]!]);
+  };
+  const cold = run();
+  if ((await within(cold, limits.coldMs)) === null && performance.now() - t0 >= limits.coldMs) {
+    return lost(cold, performance.now() - t0, null);
+  }
+  const coldMs = performance.now() - t0;
+  let warmMs: number | null = null;
+  for (let r = 0; r < WARM_RUNS; r++) {
+    if (signal?.aborted) break;
+    const t = performance.now();
+    const warm = run();
+    if ((await within(warm, limits.warmMs)) === null && performance.now() - t >= limits.warmMs) {
+      return lost(warm, coldMs, warmMs);
+    }
+    warmMs = Math.min(warmMs ?? Infinity, performance.now() - t);
+  }
+  await (await session).dispose();
+  if (signal?.aborted) throw cancelledError();
+  return { coldMs, warmMs, batch, imagesPerSec: warmMs ? (batch * 1000) / warmMs : 0 };
+}
+
+/**
+ * Time WebGPU in a throwaway worker (workers/backend-trial.worker.ts), terminated once the trial has
+ * lost, so a batch still crawling on a software adapter never holds up this worker's runs.
+ */
+async function timeInTrialWorker(
+  file: TrialFile,
+  imageSize: { width: number; height: number },
+  limits: TrialLimits,
+): Promise<BackendTiming> {
+  const worker = new Worker(new URL('../../workers/backend-trial.worker.ts', import.meta.url), { type: 'module' });
+  try {
+    const trial = Comlink.wrap<BackendTrialApi>(worker);
+    // A copy: the model worker still needs the bytes if WebGPU wins.
+    return await trial.time(
+      { path: file.path, bytes: file.bytes.slice(), externalData: file.externalData?.map((e) => ({ ...e })) },
+      'webgpu',
+      imageSize,
+      limits,
+    );
+  } finally {
+    worker.terminate();
+  }
 }
 
 /** Per-image warm cost, ms; Infinity when a backend has no warm figure. */
@@ -155,26 +219,21 @@ export async function chooseBackend(o: ChooseBackendOptions): Promise<BackendDec
   if (known && !o.remeasure) return { ...known, how: 'remembered' };
   if (o.signal?.aborted) throw cancelledError();
 
-  const tw = performance.now();
-  const wasm = await timeBackend(wasmFile, 'wasm', probe, o.imageSize, Infinity, o.signal);
-  const budget = Math.max(MIN_GPU_BUDGET_MS, GPU_BUDGET_FACTOR * (performance.now() - tw));
+  const wasm = await timeBackend(wasmFile, 'wasm', probe, o.imageSize, undefined, o.signal);
   if (o.signal?.aborted) throw cancelledError();
+  // WebGPU has lost once its cold start takes GPU_COLD_FACTOR× WASM's (at least MIN_GPU_COLD_MS), or
+  // a warm batch takes GPU_WARM_FACTOR× what WASM needs for as many images.
+  const limits: TrialLimits = {
+    coldMs: Math.max(MIN_GPU_COLD_MS, GPU_COLD_FACTOR * wasm.coldMs),
+    warmMs: Math.max(MIN_GPU_WARM_MS, GPU_WARM_FACTOR * perImage(wasm) * TRIAL_BATCH.webgpu),
+  };
   let webgpu: BackendTiming | null;
-  const tg = performance.now();
   try {
-    const gpuFile = await o.visionFile('webgpu');
-    const trial = timeBackend(gpuFile, 'webgpu', probe, o.imageSize, tg + budget, o.signal);
-    trial.catch(() => undefined); // a trial that outlives its budget may still fail later
-    webgpu = (await within(trial, budget)) ?? {
-      coldMs: performance.now() - tg,
-      warmMs: null,
-      batch: TRIAL_BATCH.webgpu,
-      imagesPerSec: 0,
-      timedOutAfterMs: Math.round(budget),
-    };
+    webgpu = await timeInTrialWorker(await o.visionFile('webgpu'), o.imageSize, limits);
   } catch {
     webgpu = null;
   }
+  if (o.signal?.aborted) throw cancelledError();
   const backend: Backend = perImage(webgpu) < perImage(wasm) ? 'webgpu' : 'wasm';
   return { backend, how: 'measured', timings: { webgpu, wasm }, key, measuredAt: Date.now(), ...base };
 }

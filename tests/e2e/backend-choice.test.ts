@@ -1,0 +1,82 @@
+/**
+ * Auto chooses the backend by timing (issue 12), in Chromium whose WebGPU adapter is SwiftShader (a CPU
+ * emulation): the first Auto load times both backends and shows both figures, takes the faster (here
+ * WASM: a software adapter must never win without being timed faster), remembers the choice for this
+ * model and device across a reload, and "Time the backends again" measures anew. Forcing still works.
+ */
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, watchErrors } from '../helpers/browser';
+import { startAppServer } from '../helpers/app-server';
+import { urlSource } from '../../src/data/model-files';
+import '../helpers/zsw';
+
+let browser: Browser;
+let server: Awaited<ReturnType<typeof startAppServer>>;
+let page: Page;
+let errors: string[];
+
+interface Decision {
+  backend: string;
+  how: string;
+  fallbackAdapter: boolean;
+  timings: Record<'webgpu' | 'wasm', { imagesPerSec: number; warmMs: number | null; timedOutAfterMs?: number } | null>;
+}
+
+async function decision(): Promise<Decision> {
+  return page.evaluate(() => (window.zsw.engine.info as unknown as { backendDecision: Decision }).backendDecision);
+}
+
+beforeAll(async () => {
+  [browser, server] = await Promise.all([launchChromium(), startAppServer()]);
+  page = await browser.newPage();
+  errors = watchErrors(page);
+  await page.goto(`${server.url}/?mode=classify`);
+  await page.waitForFunction(() => 'zsw' in window);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.server.close();
+});
+
+const source = () => urlSource(`${server.url}/models/toy-clip-cifar10/`, 'server', 'toy-clip-cifar10');
+
+test(
+  'Auto times WebGPU and WASM, takes the faster, shows both, and remembers it per model and device',
+  { timeout: 600_000 },
+  async () => {
+    await page.evaluate(() => localStorage.clear());
+    expect(await page.evaluate((s) => window.zsw.engine.load(s, 'auto', 'auto'), source())).toBe(true);
+    const d = await decision();
+    expect(d.how).toBe('measured');
+    expect(d.timings.wasm?.imagesPerSec).toBeGreaterThan(0);
+    expect(d.timings.webgpu).not.toBeNull();
+    const gpu = d.timings.webgpu!.imagesPerSec;
+    expect(d.backend).toBe(gpu > d.timings.wasm!.imagesPerSec ? 'webgpu' : 'wasm');
+    if (d.fallbackAdapter)
+      console.log(
+        `software adapter: WebGPU ${gpu.toFixed(1)} vs WASM ${d.timings.wasm!.imagesPerSec.toFixed(1)} images/s`,
+      );
+    await expect.poll(() => page.getByTestId('timing-wasm').textContent()).toMatch(/images\/s/);
+    expect(await page.getByTestId('timing-webgpu').textContent()).toMatch(/WebGPU/);
+
+    await page.reload();
+    await page.waitForFunction(() => 'zsw' in window);
+    expect(await page.evaluate((s) => window.zsw.engine.load(s, 'auto', 'auto'), source())).toBe(true);
+    const again = await decision();
+    expect(again.how).toBe('remembered');
+    expect(again.backend).toBe(d.backend);
+    expect(await page.getByTestId('backend-timings').textContent()).toMatch(/earlier timing/);
+
+    await page.getByRole('button', { name: 'Time the backends again' }).click();
+    await expect.poll(async () => (await decision())?.how, { timeout: 120_000 }).toBe('measured');
+    expect(errors).toEqual([]);
+  },
+);
+
+test('a forced backend is taken without timing', async () => {
+  expect(await page.evaluate((s) => window.zsw.engine.load(s, 'wasm', 'auto'), source())).toBe(true);
+  const d = await decision();
+  expect(d).toMatchObject({ backend: 'wasm', how: 'forced' });
+});

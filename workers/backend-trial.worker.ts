@@ -1,0 +1,19 @@
+/**
+ * A throwaway worker for Auto's WebGPU trial (see src/engine/backend-choice.ts). A batch on a slow
+ * adapter (SwiftShader) cannot be stopped inside onnxruntime-web, and the runtime takes one run at a
+ * time, so the trial runs here: once it has lost, the model worker terminates this worker and its
+ * own runs go on at once.
+ */
+import * as Comlink from 'comlink';
+import { timeBackend, type TrialFile, type TrialLimits } from '../src/engine/backend-choice';
+import { probeBackends, type Backend } from '../src/engine/ort-engine';
+
+const api = {
+  async time(file: TrialFile, backend: Backend, imageSize: { width: number; height: number }, limits: TrialLimits) {
+    return timeBackend(file, backend, await probeBackends(), imageSize, limits);
+  },
+};
+
+export type BackendTrialApi = typeof api;
+
+Comlink.expose(api);
