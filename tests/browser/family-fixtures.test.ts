@@ -30,7 +30,11 @@ let page: Page;
 let errors: string[];
 
 beforeAll(async () => {
-  [browser, app, data] = await Promise.all([launchChromium(), startAppServer(FIXTURES), startHubServer(DATASETS)]);
+  [browser, app, data] = await Promise.all([
+    launchChromium(),
+    startAppServer(FIXTURES),
+    startHubServer(FIXTURES, DATASETS),
+  ]);
   page = await browser.newPage();
   errors = watchErrors(page);
   await page.goto(`${app.url}/tests/browser/harness.html`);
