@@ -20,12 +20,16 @@ export interface WriteResult {
 
 let store: Promise<EmbeddingStore> | null = null;
 
-function open(): Promise<EmbeddingStore> {
+async function open(): Promise<EmbeddingStore> {
   store ??= EmbeddingStore.open().catch((e: unknown) => {
     store = null;
     throw e;
   });
-  return store;
+  const s = await store;
+  if (!s.closed) return s;
+  // Another tab upgraded the schema and this connection stepped aside: reopen instead of failing.
+  store = null;
+  return open();
 }
 
 /** The store, or null when IndexedDB cannot be opened here (lookups then find nothing). */

@@ -28,6 +28,7 @@ export class EmbeddingCache {
 
   private vision = '';
   private text = '';
+  private label = '';
   private images = new Map<string, Float32Array>();
   private texts = new Map<string, Float32Array>();
   /** Writes of the current run, awaited by `finish`. */
@@ -43,6 +44,7 @@ export class EmbeddingCache {
     if (this.text !== text) this.texts = new Map();
     this.vision = vision;
     this.text = text;
+    this.label = label;
     this.warning = null;
     this.writes = [];
     this.write(() => this.store.touchModel({ fingerprint: vision, tower: 'vision', label, dim }));
@@ -77,10 +79,19 @@ export class EmbeddingCache {
    * Keep new image embeddings (rows of `packed`, in `hashes` order) and write them in one batch;
    * `storedImages` updates the open run's record (see `beginRun`) in the same transaction.
    */
-  putImages(hashes: string[], packed: Float32Array, dim: number, storedImages?: number): void {
+  putImages(hashes: string[], packed: Float32Array, dim: number, storedImages?: number, vision = this.vision): void {
     hashes.forEach((h, k) => this.images.set(h, packed.slice(k * dim, (k + 1) * dim)));
     const run = this.runId !== null && storedImages !== undefined ? { id: this.runId, storedImages } : undefined;
-    this.write(() => this.store.storeImages(this.vision, hashes, Comlink.transfer(packed, [packed.buffer]), dim, run));
+    if (vision !== this.vision) {
+      // Made by another backend than the run started on (GPU lost mid-run): cached under that backend.
+      this.write(() => this.store.touchModel({ fingerprint: vision, tower: 'vision', label: this.label, dim }));
+    }
+    this.write(() => this.store.storeImages(vision, hashes, Comlink.transfer(packed, [packed.buffer]), dim, run));
+  }
+
+  /** The vision key of the current run. */
+  get visionKey(): string {
+    return this.vision;
   }
 
   /**

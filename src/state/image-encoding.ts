@@ -4,6 +4,7 @@
  * as it goes (so a reload mid-run loses nothing), and collect the files that could not be read.
  */
 import type { Skipped } from '../core/image-folder';
+import { WorkbenchError } from '../data/errors';
 import type { EngineState } from './engine.svelte';
 import type { EmbeddingCache, ImageLookup } from './embedding-cache.svelte';
 
@@ -61,7 +62,15 @@ export async function encodeMissingImages(
   a.onStart(hashes.length - todo.length, hashes.length);
   if (failed.length > 0) a.onChunk(0, failed);
   let encoded = 0;
+  const generation = engine.generation;
+  const runBackend = engine.info!.backend;
   for (let s = 0; s < todo.length; s += CHUNK) {
+    if (engine.generation !== generation || engine.status !== 'ready') {
+      throw new WorkbenchError(
+        'model-mismatch',
+        'The run stopped because another model was loaded while it ran. Run again to evaluate the new model.',
+      );
+    }
     const chunk = todo.slice(s, s + CHUNK);
     const res = await engine.embedImages(chunk.map((i) => ({ name: paths[i]!, blob: blobs[i]! })));
     const bad = new Map(res.failed.map((f) => [f.index, f.reason]));
@@ -73,14 +82,22 @@ export async function encodeMissingImages(
     });
     encoded += okRows.length;
     stored += okRows.length;
-    if (okRows.length > 0) {
-      const packed = new Float32Array(okRows.length * dim);
-      okRows.forEach((k, j) => packed.set(res.embeddings.subarray(k * dim, (k + 1) * dim), j * dim));
+    // Rows go to the cache under the backend that made them (the run's, until a GPU loss switches it).
+    const byBackend = new Map<string, number[]>();
+    for (const k of okRows) {
+      const b = res.backends[k] || runBackend;
+      byBackend.set(b, [...(byBackend.get(b) ?? []), k]);
+    }
+    for (const [backend, rows] of byBackend) {
+      const packed = new Float32Array(rows.length * dim);
+      rows.forEach((k, j) => packed.set(res.embeddings.subarray(k * dim, (k + 1) * dim), j * dim));
+      const key = cache.visionKey.replace(new RegExp(`:${runBackend}(?=:|$)`), `:${backend}`);
       cache.putImages(
-        okRows.map((k) => hashes[chunk[k]!]!),
+        rows.map((k) => hashes[chunk[k]!]!),
         packed,
         dim,
         stored,
+        key,
       );
     }
     a.onChunk(chunk.length, failed);

@@ -142,17 +142,38 @@ async function upgrade(db: Db, oldVersion: number, tx: UpgradeTx): Promise<void>
 }
 
 export class EmbeddingStore {
+  /** Set once the connection is closed (another tab upgraded the schema, or the browser closed it). */
+  closed = false;
+
   private constructor(private db: Db) {}
 
   static async open(name = DB_NAME): Promise<EmbeddingStore> {
     let db: Db | null = null;
-    db = await openDB<Schema>(name, DB_VERSION, {
-      // idb waits for the version-change transaction, so the migration's requests all complete.
-      upgrade: (database, oldVersion, _newVersion, tx) => void upgrade(database, oldVersion, tx),
-      // A newer version of the app in another tab wants to upgrade: let it.
-      blocking: () => db?.close(),
-    });
-    return new EmbeddingStore(db);
+    let store: EmbeddingStore | null = null;
+    const events = {
+      // Another tab wants to upgrade the schema: step aside; the owner reopens on next use.
+      blocking: () => {
+        db?.close();
+        if (store) store.closed = true;
+      },
+      terminated: () => {
+        if (store) store.closed = true;
+      },
+    };
+    try {
+      db = await openDB<Schema>(name, DB_VERSION, {
+        // idb waits for the version-change transaction, so the migration's requests all complete.
+        upgrade: (database, oldVersion, _newVersion, tx) => void upgrade(database, oldVersion, tx),
+        ...events,
+      });
+    } catch (e) {
+      // A newer version of the app (another tab) upgraded the database past ours. Versions only add
+      // stores (see the history above), so open it at its own version instead of failing.
+      if (!(e instanceof DOMException && e.name === 'VersionError')) throw e;
+      db = await openDB<Schema>(name, undefined, events);
+    }
+    store = new EmbeddingStore(db);
+    return store;
   }
 
   close(): void {
