@@ -18,7 +18,9 @@ export function captionNouns(caption: string): string[] {
   const doc = nlp(caption.toLowerCase());
   doc.compute('root');
   type Term = { normal: string; root?: string; tags: string[] };
-  const sentences = doc.json({ terms: { normal: true, root: true } }) as { terms: Term[] }[];
+  // `root` (the lemma compute('root') adds) is missing from compromise's option types; a variable skips the literal check.
+  const options = { terms: { normal: true, root: true } };
+  const sentences = doc.json(options) as { terms: Term[] }[];
   const terms = sentences.flatMap((s) => s.terms);
   const is = (t: Term | undefined, tag: string) => !!t?.tags.includes(tag);
   const out: string[] = [];
