@@ -10,6 +10,7 @@
  *                    [--metadata <per-image .csv|.tsv|.json|.jsonl> --slice-by <column>[,<column>]]
  *                    [--logit-scale S] [--logit-bias B]   (scoring scalars an export lacks, e.g. SigLIP's)
  *   npm run bench -- --model … --embeddings <clip-retrieval folder | .npy + path list>  (in place of --data)
+ *   npm run bench -- --model A --model B [--model …] --data <folder> [--model-scalars <id>=<scale>,<bias>]  (a comparison)
  *   npm run bench -- --task retrieve --model … --data <image folder> [--captions <file>] [--queries 20] [--out …]
  *
  * The browser profile (default .cache/bench-profile) persists between runs, so the embedding cache in
@@ -26,6 +27,7 @@ import { hubSource, urlSource, type ModelSource } from '../src/data/model-files'
 import { isPresetId } from '../src/core/templates';
 import { benchRetrieve, checkCaptionsArg } from './bench-retrieve';
 import { importEmbeddings } from './bench-embeddings';
+import { benchMulti, parseModelScalars } from './bench-multi';
 import '../tests/helpers/zsw';
 
 const { values: opts } = parseArgs({
@@ -33,7 +35,8 @@ const { values: opts } = parseArgs({
     task: { type: 'string', default: 'classify' },
     captions: { type: 'string' },
     queries: { type: 'string', default: '20' },
-    model: { type: 'string' },
+    model: { type: 'string', multiple: true },
+    'model-scalars': { type: 'string', multiple: true },
     data: { type: 'string' },
     embeddings: { type: 'string' },
     templates: { type: 'string', default: 'openai80' },
@@ -80,7 +83,14 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-if (!opts.model || !(opts.data ?? opts.embeddings))
+// Several --model: a comparison (scripts/bench-multi.ts); one: the usual single-model run.
+const modelArgs = opts.model ?? [];
+const multi = modelArgs.length > 1;
+if (multi && (opts.task !== 'classify' || opts.embeddings || opts.limit || opts.classnames || opts.metadata))
+  fail(
+    'several --model compare classification on --data; --task retrieve, --embeddings, --limit, --classnames and --metadata take one model.',
+  );
+if (modelArgs.length === 0 || !(opts.data ?? opts.embeddings))
   fail('--model and --data (or --embeddings) are required (see the README).');
 if (opts.data && opts.embeddings) fail('--embeddings takes the place of --data: give one of them.');
 if (opts.embeddings && opts.task !== 'classify')
@@ -104,9 +114,13 @@ if (sliceBy.length > 0 && !opts.metadata) fail('--slice-by needs --metadata <fil
 checkCaptionsArg(opts.captions, fail);
 
 /** A local model folder is served by the app's own server (MODELS_DIR = its parent). */
-const modelIsDir = fs.existsSync(opts.model) && fs.statSync(opts.model).isDirectory();
-const modelDir = modelIsDir ? path.resolve(opts.model) : null;
-if (modelDir && !fs.existsSync(path.join(modelDir, 'config.json'))) fail(`${opts.model} has no config.json.`);
+const isDir = (m: string) => fs.existsSync(m) && fs.statSync(m).isDirectory();
+for (const m of modelArgs.filter(isDir))
+  if (!fs.existsSync(path.join(m, 'config.json'))) fail(`${m} has no config.json.`);
+const modelDirs = modelArgs.filter(isDir).map((m) => path.resolve(m));
+if (new Set(modelDirs.map((d) => path.dirname(d))).size > 1)
+  fail(`model folders are served from one parent folder: put ${modelDirs.join(', ')} side by side.`);
+const modelDir = modelDirs[0] ?? null;
 
 /**
  * Memory of the whole browser: PSS summed over the descendants of this process (Chromium and its
@@ -154,11 +168,13 @@ async function main() {
   });
   const appUrl = app.url;
 
-  const source: ModelSource = modelDir
-    ? urlSource(`${appUrl}/models/${encodeURIComponent(path.basename(modelDir))}/`, 'server', path.basename(modelDir))
-    : /^https?:\/\//.test(opts.model!)
-      ? urlSource(opts.model!)
-      : hubSource(opts.model!);
+  const sourceOf = (m: string): ModelSource =>
+    isDir(m)
+      ? urlSource(`${appUrl}/models/${encodeURIComponent(path.basename(m))}/`, 'server', path.basename(m))
+      : /^https?:\/\//.test(m)
+        ? urlSource(m)
+        : hubSource(m);
+  const source = sourceOf(modelArgs[0]!);
 
   fs.mkdirSync(opts.profile!, { recursive: true });
   const browser = await launchPersistent(path.resolve(opts.profile!));
@@ -183,8 +199,18 @@ async function main() {
         }
       }).observe({ type: 'longtask', buffered: true });
     });
-    await page.goto(`${appUrl}/?mode=classify`);
+    await page.goto(`${appUrl}/?mode=${multi ? 'compare' : 'classify'}`);
     await page.waitForFunction(() => 'zsw' in window);
+    if (multi) {
+      const scalars = parseModelScalars(opts['model-scalars'] ?? [], fail);
+      const { templates, backend, dtype, out } = opts as Required<typeof opts>;
+      await benchMulti(
+        page,
+        { sources: modelArgs.map(sourceOf), dataDir, templates, backend, dtype, scalars, out },
+        fail,
+      );
+      return;
+    }
     if (opts.resize === 'browser') await page.evaluate(() => (window.zsw.engine.resizeMode = 'browser'));
     if (opts['no-cache'])
       await page.evaluate(() => {

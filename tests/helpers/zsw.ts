@@ -101,6 +101,24 @@ export interface ZswHandle {
     importCounts(name: string, text: string): boolean;
     json(): Record<string, unknown> | null;
   };
+  compare: {
+    models: { key: string; label: string }[];
+    results: { key: string; label: string; imagesPerSec: number | null }[];
+    running: boolean;
+    error: UserError | null;
+    progress: { model: string; index: number; count: number; step: string } | null;
+    cls: { dataset: unknown; error: UserError | null; setTemplateChoice(choice: string): void };
+    add(
+      source: ModelSource,
+      backend?: string,
+      dtype?: string,
+      scalars?: { scale: number | null; bias: number | null },
+    ): boolean;
+    start(): Promise<boolean>;
+    cancel(): void;
+    comparisonJson(): Record<string, unknown> | null;
+    longCsv(): string | null;
+  };
   storage: {
     interrupted: { id: string; dataset: string; totalImages: number; storedImages: number }[];
     models: { fingerprint: string; tower: string; count: number; label: string }[];

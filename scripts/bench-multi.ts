@@ -1,0 +1,96 @@
+/**
+ * `npm run bench -- --model A --model B [--model C …] --data <folder>`: the Compare tab's comparison,
+ * headless. Each model runs in turn through the same state as the UI (one resident at a time, the
+ * embedding cache shared), then the JSON holds each model's usual results plus
+ * `comparison: { pairs: [{ a, b, both_right, only_a, only_b, both_wrong, mcnemar_p, acc_diff, acc_diff_ci95, … }] }`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { isPresetId } from '../src/core/templates';
+import type { ModelSource } from '../src/data/model-files';
+import '../tests/helpers/zsw';
+
+export interface MultiOptions {
+  sources: ModelSource[];
+  dataDir: string;
+  templates: string;
+  backend: string;
+  dtype: string;
+  /** Scale and bias per model id (`--model-scalars id=scale,bias`), for SigLIP exports without them. */
+  scalars: Record<string, { scale: number; bias: number }>;
+  out: string;
+}
+
+/** Parse `--model-scalars id=scale,bias` values. */
+export function parseModelScalars(
+  values: readonly string[],
+  fail: (m: string) => never,
+): Record<string, { scale: number; bias: number }> {
+  const out: Record<string, { scale: number; bias: number }> = {};
+  for (const v of values) {
+    const m = /^(.+)=([^,]+),([^,]+)$/.exec(v);
+    const scale = Number(m?.[2]);
+    const bias = Number(m?.[3]);
+    if (!m || !Number.isFinite(scale) || !Number.isFinite(bias))
+      fail(`--model-scalars ${v}: expected <model id>=<scale>,<bias> (e.g. toy-siglip-cifar10=8.41668,-4.560376).`);
+    out[m[1]!] = { scale, bias };
+  }
+  return out;
+}
+
+export async function benchMulti(page: Page, o: MultiOptions, fail: (m: string) => never): Promise<void> {
+  if (!isPresetId(o.templates))
+    fail(`--templates ${o.templates}: with several models, use a preset (openai80, openai7, simple).`);
+  for (const id of Object.keys(o.scalars))
+    if (!o.sources.some((s) => s.id === id)) fail(`--model-scalars ${id}: no --model has that id.`);
+  await page.getByTestId('compare-folder-input').setInputFiles(o.dataDir);
+  await page.waitForFunction(() => window.zsw.compare.cls.dataset !== null || window.zsw.compare.cls.error !== null);
+  const intakeError = await page.evaluate(() => window.zsw.compare.cls.error);
+  if (intakeError) fail(`${o.dataDir}: ${intakeError.message}`);
+  await page.getByTestId('compare-template-choice').selectOption(o.templates);
+  for (const s of o.sources) {
+    const added = await page.evaluate(([src, b, d, sc]) => window.zsw.compare.add(src, b, d, sc ?? undefined), [
+      s,
+      o.backend,
+      o.dtype,
+      o.scalars[s.id] ?? null,
+    ] as const);
+    if (!added) fail(`--model ${s.id}: ${(await page.evaluate(() => window.zsw.compare.error))?.message}`);
+  }
+  const t0 = Date.now();
+  const ok = await page.evaluate(() => window.zsw.compare.start());
+  if (!ok)
+    fail(
+      `the comparison stopped: ${(await page.evaluate(() => window.zsw.compare.error))?.message ?? 'unknown error'}`,
+    );
+  const wallMs = Date.now() - t0;
+  const json = (await page.evaluate(() => window.zsw.compare.comparisonJson())) as {
+    models: { model: string; family: string; acc1: number; images_per_sec: number | null; backend: string }[];
+    comparison: {
+      pairs: {
+        a: string;
+        b: string;
+        both_right: number;
+        only_a: number;
+        only_b: number;
+        both_wrong: number;
+        mcnemar_p: number;
+        acc_diff: number;
+        acc_diff_ci95: number[];
+      }[];
+    };
+  };
+  fs.writeFileSync(o.out, JSON.stringify({ ...json, bench: { data: o.dataDir, run_wall_ms: wallMs } }, null, 1));
+  for (const m of json.models)
+    console.log(
+      `${m.model} (${m.family}, ${m.backend}): acc1 ${(100 * m.acc1).toFixed(2)}% · ${m.images_per_sec ?? 'cached'} images/s`,
+    );
+  for (const p of json.comparison.pairs)
+    console.log(
+      `${p.a} vs ${p.b}: both right ${p.both_right}, only A ${p.only_a}, only B ${p.only_b}, both wrong ${p.both_wrong} · ` +
+        `McNemar p ${p.mcnemar_p.toPrecision(4)} · B − A ${(100 * p.acc_diff).toFixed(2)} points ` +
+        `[${p.acc_diff_ci95.map((x) => (100 * x).toFixed(2)).join(', ')}]`,
+    );
+  console.log(`comparison of ${json.models.length} models in ${Math.round(wallMs / 1000)} s → ${path.resolve(o.out)}`);
+}

@@ -1,0 +1,325 @@
+/**
+ * A comparison of several models on one labelled folder. It owns a ClassifyState of its own (the same
+ * run the Evaluate tab's Run button starts: cache, encoding, scoring) and drives it model after model
+ * through the shared EngineState, so one model is resident at a time and the embedding cache makes a
+ * re-run or an added model encode only what is new. Finished models keep their results; cancel stops
+ * the comparison after (or inside) the current model and keeps what is done.
+ */
+import type { BackendChoice, DtypeChoice } from '../../workers/clip-api';
+import type { ModelSource } from '../data/model-files';
+import type { PickedFile } from '../data/folder-intake';
+import { describeError } from '../data/errors';
+import { resultsJson, round, timingJson, type ClassifyRun } from '../core/results';
+import {
+  disagreementByClass,
+  longCsv,
+  pairRuns,
+  perClassDiffs,
+  summarizePair,
+  type ClassDiff,
+  type ClassDisagreement,
+  type PairedOutcomes,
+  type PairSummary,
+} from '../core/compare';
+import { ClassifyState, type Progress } from './classify.svelte';
+import type { EngineState, UserError } from './engine.svelte';
+import type { StorageState } from './storage.svelte';
+
+/** A model the user added: where it comes from, how to run it, and scoring scalars to set (SigLIP). */
+export interface CompareModel {
+  key: string;
+  label: string;
+  source: ModelSource;
+  backend: BackendChoice;
+  dtype: DtypeChoice;
+  scale: number | null;
+  bias: number | null;
+}
+
+/** One finished model: its run and what the table shows about it. */
+export interface CompareResult {
+  key: string;
+  label: string;
+  run: ClassifyRun;
+  family: string;
+  backend: string;
+  dtype: string;
+  embeddingDim: number;
+  /** Bytes of the model's files as read (both towers and the JSON files). */
+  downloadBytes: number;
+  /** Images encoded per second of encoding; null when every embedding came from the cache. */
+  imagesPerSec: number | null;
+  /** What the run's settings were (folder, class names, templates): results of another signature are stale. */
+  signature: string;
+}
+
+export interface PairView {
+  a: CompareResult;
+  b: CompareResult;
+  paired: PairedOutcomes;
+  summary: PairSummary;
+  perClass: ClassDiff[];
+  disagreement: ClassDisagreement[];
+}
+
+export interface CompareProgress {
+  model: string;
+  index: number;
+  count: number;
+  step: 'loading' | 'running';
+  run: Progress | null;
+}
+
+const keyOf = (m: Omit<CompareModel, 'key' | 'label'>) =>
+  `${m.source.kind === 'url' ? m.source.baseUrl : `folder:${m.source.id}`}|${m.dtype}|${m.backend}`;
+
+export class CompareState {
+  models = $state.raw<CompareModel[]>([]);
+  results = $state.raw<CompareResult[]>([]);
+  running = $state(false);
+  error = $state<UserError | null>(null);
+  /** The model being loaded or run, and the run's own progress. */
+  step = $state<{ model: string; index: number; count: number; step: 'loading' | 'running' } | null>(null);
+  /** The comparison's own run on the picked folder (the Evaluate tab keeps its own). */
+  readonly cls: ClassifyState;
+  private cancelled = false;
+
+  readonly progress = $derived.by((): CompareProgress | null =>
+    this.step ? { ...this.step, run: this.cls.progress } : null,
+  );
+
+  /** Results in the order the models were added (only those still in the list). */
+  readonly ordered = $derived.by(() =>
+    this.models.flatMap((m) => this.results.filter((r) => r.key === m.key && r.signature === this.signature())),
+  );
+
+  /** Every pair (A before B in the list) on the images both scored. */
+  readonly pairs = $derived.by((): PairView[] => {
+    const rs = this.ordered;
+    const out: PairView[] = [];
+    for (let i = 0; i < rs.length; i++)
+      for (let j = i + 1; j < rs.length; j++) {
+        const a = rs[i]!;
+        const b = rs[j]!;
+        const paired = pairRuns(outcomes(a.run), outcomes(b.run));
+        out.push({
+          a,
+          b,
+          paired,
+          summary: summarizePair(a.label, b.label, paired),
+          perClass: perClassDiffs(paired, a.run.classNames),
+          disagreement: disagreementByClass(paired, a.run.classNames),
+        });
+      }
+    return out;
+  });
+
+  constructor(
+    private engine: EngineState,
+    storage: StorageState,
+  ) {
+    this.cls = new ClassifyState(engine, storage);
+  }
+
+  /** Add a model; false (with a message) when it is already in the list. */
+  add(
+    source: ModelSource,
+    backend: BackendChoice = 'auto',
+    dtype: DtypeChoice = 'auto',
+    scalars?: {
+      scale: number | null;
+      bias: number | null;
+    },
+  ): boolean {
+    const m = { source, backend, dtype, scale: scalars?.scale ?? null, bias: scalars?.bias ?? null };
+    const key = keyOf(m);
+    if (this.models.some((x) => x.key === key)) {
+      this.error = { code: 'bad-input', message: `${source.id} (${dtype}, ${backend}) is already in the comparison.` };
+      return false;
+    }
+    this.error = null;
+    const label = this.models.some((x) => x.label === source.id) ? `${source.id} (${dtype}, ${backend})` : source.id;
+    this.models = [...this.models, { ...m, key, label }];
+    return true;
+  }
+
+  remove(key: string): void {
+    if (this.running) return;
+    this.models = this.models.filter((m) => m.key !== key);
+    this.results = this.results.filter((r) => r.key !== key);
+  }
+
+  async setFolder(entries: PickedFile[]): Promise<void> {
+    if (this.running) return;
+    this.results = [];
+    await this.cls.setFolder(entries);
+  }
+
+  /** Folder, class names and templates: a model's results hold only while these are unchanged. */
+  signature(): string {
+    const d = this.cls.dataset;
+    if (!d) return '';
+    const t = this.cls.templateSet.set;
+    return JSON.stringify([d.name, d.layout.images.length, this.cls.classNames, t?.templates ?? null]);
+  }
+
+  /**
+   * Run every model that has no current result, one after another. Returns true when all finished;
+   * false on cancel or the first failure (models finished before it keep their results).
+   */
+  async start(): Promise<boolean> {
+    if (this.running || !this.cls.dataset || this.models.length < 1) return false;
+    this.running = true;
+    this.cancelled = false;
+    this.error = null;
+    const sig = this.signature();
+    this.results = this.results.filter((r) => r.signature === sig);
+    const todo = this.models.filter((m) => !this.results.some((r) => r.key === m.key));
+    try {
+      for (const [i, m] of todo.entries()) {
+        if (this.cancelled) return false;
+        this.step = { model: m.label, index: i + 1, count: todo.length, step: 'loading' };
+        if (!(await this.engine.load(m.source, m.backend, m.dtype))) {
+          if (!this.cancelled)
+            this.error = {
+              code: this.engine.error?.code ?? 'bad-input',
+              message: `${m.label} did not load: ${this.engine.error?.message ?? 'unknown error'}`,
+            };
+          return false;
+        }
+        if (m.scale !== null || m.bias !== null) this.engine.setScalars(m.scale, m.bias);
+        if (this.cancelled) return false;
+        this.step = { ...this.step, step: 'running' };
+        if (!(await this.cls.start()) || !this.cls.run) {
+          if (!this.cancelled)
+            this.error = {
+              code: this.cls.error?.code ?? 'bad-input',
+              message: `${m.label} on ${this.cls.dataset.name}: ${this.cls.error?.message ?? 'the run did not finish'}`,
+            };
+          return false;
+        }
+        this.results = [...this.results, this.resultOf(m, this.cls.run, sig)];
+      }
+      return true;
+    } catch (e) {
+      this.error = describeError(e);
+      return false;
+    } finally {
+      this.step = null;
+      this.running = false;
+    }
+  }
+
+  /** Stop the comparison: the current model's run is cancelled, finished models stay. */
+  cancel(): void {
+    this.cancelled = true;
+    if (this.cls.running) this.cls.cancel();
+    else this.engine.cancel();
+  }
+
+  private resultOf(m: CompareModel, run: ClassifyRun, signature: string): CompareResult {
+    const info = this.engine.info!;
+    return {
+      key: m.key,
+      label: m.label,
+      run,
+      family: info.family.label,
+      backend: run.manifest.backend,
+      dtype: run.manifest.dtype,
+      embeddingDim: info.embeddingDim,
+      downloadBytes: Object.values(info.files).reduce((s, b) => s + b, 0),
+      imagesPerSec: timingJson(run.timing, run.cache).images_per_sec,
+      signature,
+    };
+  }
+
+  /** The table's row for a model (also the JSON's). */
+  static row(r: CompareResult): Record<string, string | number | null> {
+    const m = r.run.metrics;
+    return {
+      model: r.label,
+      family: r.family,
+      backend: r.backend,
+      dtype: r.dtype,
+      acc1: round(m.acc1),
+      acc5: m.acc5 === null ? null : round(m.acc5),
+      mean_per_class_recall: round(m.meanPerClassRecall),
+      ece: round(m.ece),
+      images_per_sec: r.imagesPerSec,
+      download_bytes: r.downloadBytes,
+      embedding_dim: r.embeddingDim,
+    };
+  }
+
+  /** The comparison as JSON: each model's usual results, the table, and every pair's statistics. */
+  comparisonJson(): Record<string, unknown> | null {
+    const rs = this.ordered;
+    if (rs.length === 0) return null;
+    return {
+      task: 'compare',
+      dataset: this.cls.dataset?.name ?? null,
+      models: rs.map((r) => ({ ...CompareState.row(r), results: resultsJson(r.run) })),
+      comparison: { pairs: this.pairs.map((p) => pairJson(p)) },
+    };
+  }
+
+  /** CLIP_benchmark's long CSV: one row per model × dataset × metric. */
+  longCsv(): string | null {
+    const rs = this.ordered;
+    if (rs.length === 0) return null;
+    return longCsv(
+      rs.map((r) => {
+        const row = CompareState.row(r);
+        return {
+          model: r.label,
+          pretrained: r.dtype,
+          dataset: this.cls.dataset?.name ?? 'dataset',
+          task: 'zeroshot_classification',
+          metrics: {
+            acc1: row.acc1 as number | null,
+            acc5: row.acc5 as number | null,
+            mean_per_class_recall: row.mean_per_class_recall as number | null,
+            ece: row.ece as number | null,
+            images_per_sec: r.imagesPerSec,
+          },
+        };
+      }),
+    );
+  }
+}
+
+function outcomes(run: ClassifyRun) {
+  const k = run.predictions.k;
+  return {
+    files: run.files,
+    labels: run.labels,
+    preds: Int32Array.from(run.files, (_, i) => run.predictions.topk[i * k]!),
+  };
+}
+
+/** One pair as the bench writes it: `{ a, b, both_right, only_a, only_b, both_wrong, mcnemar_p, acc_diff, acc_diff_ci95 }`. */
+export function pairJson(p: PairView): Record<string, unknown> {
+  const s = p.summary;
+  return {
+    a: s.a,
+    b: s.b,
+    n: s.n,
+    both_right: s.both_right,
+    only_a: s.only_a,
+    only_b: s.only_b,
+    both_wrong: s.both_wrong,
+    mcnemar_p: s.mcnemar_p,
+    acc_diff: round(s.acc_diff),
+    acc_diff_ci95: s.acc_diff_ci95.map((x) => round(x)),
+    per_class: p.perClass.map((c) => ({
+      class: c.name,
+      n_a: c.nA,
+      n_b: c.nB,
+      acc_a: round(c.accA),
+      acc_b: round(c.accB),
+      diff: round(c.diff),
+      ci95: c.ci95.map((x) => round(x)),
+    })),
+    most_disagreement: p.disagreement.slice(0, 10).map((d) => ({ class: d.name, n: d.n, disagree: d.disagree })),
+  };
+}
