@@ -14,7 +14,6 @@
 import { csvParse } from 'd3-dsv';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { parse as parseNpy } from 'npyjs';
-import { byCodePoint } from '../core/image-folder';
 import { WorkbenchError } from './errors';
 import type { PickedFile } from './folder-intake';
 
@@ -282,9 +281,4 @@ export function matchImageFiles(rel: readonly string[], entries: PickedFile[]): 
     );
     return cands.length === 1 ? cands[0]!.file : null;
   });
-}
-
-/** Sorted class folders of imported paths (the first segment of each relative path). */
-export function classFolders(rel: readonly string[]): string[] {
-  return [...new Set(rel.filter((p) => p.includes('/')).map((p) => p.slice(0, p.indexOf('/'))))].sort(byCodePoint);
 }
