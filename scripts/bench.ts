@@ -8,7 +8,8 @@
  *                    [--resize pil|browser] [--classnames <classes.json|classnames.txt>]
  *                    [--profile <dir>] [--no-cache] [--port 4179] [--frequencies <concept counts .json|.csv>]
  *                    [--metadata <per-image .csv|.tsv|.json|.jsonl> --slice-by <column>[,<column>]]
- *                    [--logit-scale S] [--logit-bias B]   (scoring scalars an export lacks, e.g. SigLIP's)
+ *                    [--logit-scale S] [--logit-bias=B]   (scoring scalars an export lacks, e.g. SigLIP's;
+ *                                                        a negative bias needs the = form)
  *   npm run bench -- --model … --embeddings <clip-retrieval folder | .npy + path list>  (in place of --data)
  *   npm run bench -- --model A --model B [--model …] --data <folder> [--model-scalars <id>=<scale>,<bias>]  (a comparison)
  *   npm run bench -- --task retrieve --model … --data <image folder> [--captions <file>] [--queries 20] [--out …]
