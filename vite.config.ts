@@ -32,12 +32,15 @@ export default defineConfig({
         description: 'Evaluate CLIP-family models zero-shot on your own images, in your browser.',
         theme_color: '#1f3a5f',
         background_color: '#ffffff',
+        display: 'standalone',
         icons: [{ src: 'favicon.svg', sizes: 'any', type: 'image/svg+xml' }],
       },
       workbox: {
         globPatterns: ['**/*.{js,css,html,svg,wasm,json}'],
         maximumFileSizeToCacheInBytes: 64 * 1024 * 1024,
         navigateFallbackDenylist: [/^\/models\//],
+        // The app server's model list, so its picker still lists the (cached) models offline.
+        runtimeCaching: [{ urlPattern: /\/models\/index\.json$/, handler: 'NetworkFirst' }],
       },
     }),
   ],

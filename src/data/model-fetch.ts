@@ -122,9 +122,13 @@ export class ModelFiles {
     if (this.source.kind === 'files') return path in this.source.files;
     const url = this.locate(path);
     const cache = await this.getCache();
-    if (cache && (await cache.match(url))) return true;
+    const hit = cache ? await cache.match(url) : undefined;
+    // A file the host said it does not have is remembered too, so a cached model loads without a
+    // single request (offline, and for privacy).
+    if (hit) return hit.ok;
     try {
       const res = await fetch(url, { method: 'HEAD' });
+      if (res.status === 404) await cache?.put(url, new Response(null, { status: 404 })).catch(() => undefined);
       return res.ok;
     } catch {
       return false;
@@ -140,7 +144,7 @@ export class ModelFiles {
     const url = this.locate(path);
     const cache = await this.getCache();
     const hit = cache ? await cache.match(url) : undefined;
-    if (hit) return Number(hit.headers.get('content-length')) || (await hit.arrayBuffer()).byteLength;
+    if (hit) return hit.ok ? Number(hit.headers.get('content-length')) || (await hit.arrayBuffer()).byteLength : null;
     try {
       const res = await fetch(url, { method: 'HEAD' });
       const n = Number(res.headers.get('content-length'));
@@ -168,7 +172,7 @@ export class ModelFiles {
     const url = this.locate(path);
     const cache = await this.getCache();
     const hit = cache ? await cache.match(url) : undefined;
-    if (hit) {
+    if (hit?.ok) {
       const buf = new Uint8Array(await hit.arrayBuffer());
       onProgress({ file: path, loadedBytes: buf.byteLength, totalBytes: buf.byteLength, fromCache: true, done: true });
       return buf;
