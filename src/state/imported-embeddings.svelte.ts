@@ -9,6 +9,7 @@
  * the user confirms made the embeddings; a spot check re-encodes a few picked images and reports the
  * cosine with their imported rows.
  */
+import { isImageName } from '../core/image-folder';
 import { cosine } from '../core/vector';
 import { matchImageFiles, readEmbeddingFolder, relativePaths, type ImportedEmbeddings } from '../data/embedding-import';
 import { describeError, WorkbenchError } from '../data/errors';
@@ -148,12 +149,11 @@ export class ImportedEmbeddingsState {
       const set = await readEmbeddingFolder(inside);
       this.rel = relativePaths(set.paths);
       this.images = matchImageFiles(this.rel, inside);
-      // Class names, templates and caption files at the folder's top level travel with the set.
+      // Files at the folder's top level travel with the set (class names, templates, caption files, a
+      // per-image metadata table for slices), but not the embedding files themselves or images.
+      const used = new Set(set.files);
       this.extras = inside.filter(
-        (e) =>
-          !e.path.includes('/') &&
-          /^(classes\.json|classnames\.txt|templates\.txt)$|caption|annotation/i.test(e.path) &&
-          !/\.npy$/i.test(e.path),
+        (e) => !e.path.includes('/') && !used.has(e.path) && !/\.(npy|parquet)$/i.test(e.path) && !isImageName(e.path),
       );
       this.folderName = root || 'embeddings';
       this.source = { id: crypto.randomUUID(), set, confirmed: false };
@@ -193,7 +193,7 @@ export class ImportedEmbeddingsState {
     const captionFiles = this.extras.filter((e) => /caption|annotation/i.test(e.path));
     for (const e of this.extras) {
       const isCaption = captionFiles.includes(e);
-      if (task === 'classify' ? !isCaption : isCaption) out.push({ path: `${name}/${e.path}`, file: e.file });
+      if (task === 'retrieve' || !isCaption) out.push({ path: `${name}/${e.path}`, file: e.file });
     }
     const caps = src.set.captions;
     if (task === 'retrieve' && captionFiles.length === 0 && caps) {
