@@ -205,6 +205,7 @@ export class CompareState {
       this.error = describeError(e);
       return false;
     } finally {
+      if (this.cancelled && !this.error) this.error = { code: 'cancelled', message: 'The comparison was cancelled.' };
       this.step = null;
       this.running = false;
     }
