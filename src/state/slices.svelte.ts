@@ -138,6 +138,28 @@ export class SlicesState {
     return sliceBy(c.name, g.values, o, { minSize: this.minSize, includeSmall: this.includeSmall, order: g.order });
   }
 
+  /**
+   * Every attribute's summary for another run on the same kind of folder (a model of a comparison):
+   * the same metadata, label rule, bin edges (edited, else quartiles over that run's images) and sizes.
+   */
+  summariesFor(run: ClassifyRun): SliceSummary[] {
+    const t = this.table;
+    if (!t) return [];
+    const m = matchMetadata(t, run.files);
+    const col = this.labelRule.column;
+    const accepted = col ? categoryValues(t, m, col).map((vs) => (vs.length ? vs : null)) : undefined;
+    const o = imageOutcomes(run.predictions, run.labels, run.classes, run.classNames, accepted);
+    return adjustAcross(
+      this.attributes.map((c) => {
+        const nums = c.kind === 'number' ? numericValues(t, m, c.name) : null;
+        const g = nums
+          ? binnedValues(nums, this.cuts[c.name] ?? quantileEdges(Array.from(nums), DEFAULT_BINS))
+          : { values: categoryValues(t, m, c.name), order: undefined };
+        return sliceBy(c.name, g.values, o, { minSize: this.minSize, includeSmall: this.includeSmall, order: g.order });
+      }),
+    );
+  }
+
   /** The two-attribute table (e.g. region × income). */
   cross(rowName: string, colName: string) {
     const o = this.outcomes;
