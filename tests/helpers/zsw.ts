@@ -94,6 +94,9 @@ export interface ZswHandle {
     importText(name: string, text: string): boolean;
     benchJson(columns: string[]): Record<string, Record<string, unknown>>;
     exportJson(): Record<string, unknown>;
+    summariesFor(
+      run: unknown,
+    ): { attribute: string; gap: number | null; gap_ci95: number[] | null; gap_p_value: number | null }[];
   };
   concepts: {
     error: UserError | null;
