@@ -76,9 +76,10 @@ export class PixelStream {
           const px = new Float32Array(items.length * plane);
           items.forEach((it, k) => px.set(it.pixels, k * plane));
           embeddings = await model.embedPixels(px, items.length);
-          onEncoded(items.length);
         }
+        // A batch finished after a stop is dropped (and not counted): nothing reaches the cache half-done.
         if (this.stopped !== null) throw this.stopped;
+        onEncoded(items.length);
         const b: StreamBatch = { seqs: items.map((i) => i.seq), embeddings, failed, backend: model.info.backend };
         await onBatch(Comlink.transfer(b, [embeddings.buffer]));
       })();

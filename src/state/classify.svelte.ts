@@ -21,7 +21,7 @@ import type { EngineState, UserError } from './engine.svelte';
 import type { StorageState } from './storage.svelte';
 import type { IndexProgress } from './content-index.svelte';
 import { EmbeddingCache } from './embedding-cache.svelte';
-import { encodeMissingImages } from './image-encoding';
+import { abortable, encodeMissingImages } from './image-encoding';
 import { importedLookup } from './imported-embeddings.svelte';
 import { createAnalysisWorker, modelManifest, towerKeys } from './run-context';
 
@@ -87,6 +87,8 @@ export class ClassifyState {
   /** Embeddings in memory and in the IndexedDB cache. */
   private cache: EmbeddingCache;
   private analysis: Comlink.Remote<AnalysisWorkerApi> | null = null;
+  /** Cancels the running run (each run has its own). */
+  private abort: AbortController | null = null;
 
   constructor(
     private engine: EngineState,
@@ -196,7 +198,9 @@ export class ClassifyState {
     if (choice === 'custom' || isPresetId(choice)) this.templateChoice = choice;
   }
 
+  /** Cancel the run in whatever phase it is (hashing, cache read, prompts, decoding, inference). */
   cancel(): void {
+    this.abort?.abort();
     this.engine.cancel();
   }
 
@@ -217,6 +221,8 @@ export class ClassifyState {
     this.running = true;
     this.error = null;
     this.failed = [];
+    this.abort = new AbortController();
+    const signal = this.abort.signal;
     const tStart = performance.now();
     const keys = towerKeys(this.engine);
     const visionKey = keys.vision;
@@ -256,7 +262,7 @@ export class ClassifyState {
         total: this.indexing?.total ?? images.length,
         startedAt: t0,
       };
-      const found = await lookup;
+      const found = await abortable(lookup, signal);
       const { hashes, hashMs, readMs } = found;
 
       // 2. Encode the images nothing has embedded yet (each distinct content once), in chunks.
@@ -266,6 +272,7 @@ export class ClassifyState {
         paths: images.map((im) => im.path),
         blobs,
         lookup: found,
+        signal,
         run: { dataset: d.name, modelLabel: info.id, visionModel: visionKey },
         onStart: (done, total) => {
           this.progress = {
@@ -312,7 +319,7 @@ export class ClassifyState {
             numClasses: classes.length,
             numTemplates: set.templates.length,
             dim,
-            logitScale: info.logitScale,
+            scoring: $state.snapshot(this.engine.scoring!),
             templateBudget: TEMPLATE_BUDGET,
           },
           [imageEmb.buffer, promptEmb.buffer],

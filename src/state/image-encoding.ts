@@ -1,19 +1,31 @@
 /**
  * The image half of a run, shared by classification and retrieval: after the cache lookup, encode
- * each distinct image content nothing has embedded yet, in chunks, writing every chunk to the cache
- * as it goes (so a reload mid-run loses nothing), and collect the files that could not be read.
+ * each distinct image content nothing has embedded yet — decoded in the pool of decode workers, pixels
+ * sent straight to the model worker, embedded in batches with two in flight — writing every batch to
+ * the cache as it arrives (so a reload mid-run loses nothing), and collect the files that could not be
+ * read.
  */
 import type { Skipped } from '../core/image-folder';
-import { WorkbenchError } from '../data/errors';
+import * as Comlink from 'comlink';
+import { WorkbenchError, cancelledError } from '../data/errors';
+import type { StreamBatch } from '../../workers/clip-api';
+import { DecodePool } from './decode-pool';
 import type { EngineState } from './engine.svelte';
 import type { EmbeddingCache, ImageLookup } from './embedding-cache.svelte';
 
 /**
- * Images per call into the model worker. Posting a File costs the main thread about half a
- * millisecond (Chromium registers a blob reference per file), so chunks stay small enough that no
- * single post becomes a long task, and progress and cancel stay responsive.
+ * Images handed out but not yet answered for by the model worker: enough to keep every decode worker
+ * and two inference batches busy, few enough that decoded pixels (600 KB each at 224 px) never pile up.
  */
-const CHUNK = 32;
+const WINDOW = 32;
+
+let nextRunId = 1;
+let pool: DecodePool | null = null;
+
+/** The page's decode pool, wired to the model worker on first use. */
+function decodePool(engine: EngineState): DecodePool {
+  return (pool ??= new DecodePool((port) => engine.pipeline.connectDecoder(port)));
+}
 
 export interface EncodeImages {
   engine: EngineState;
@@ -26,8 +38,20 @@ export interface EncodeImages {
   run: { dataset: string; modelLabel: string; visionModel: string };
   /** Called once before encoding: images already embedded (or unreadable), and all images. */
   onStart: (done: number, total: number) => void;
-  /** Called after each chunk with its size and every failure so far. */
+  /** Called after each batch with its size and every failure so far. */
   onChunk: (n: number, failed: Skipped[]) => void;
+  /** Cancels the run: decoding stops handing out work and the model worker drops the rest. */
+  signal?: AbortSignal;
+}
+
+/** `p`, or a "cancelled" rejection as soon as `signal` aborts (p itself runs on; its result is dropped). */
+export function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(cancelledError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(cancelledError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** Returns the failures (unreadable or undecodable files) and how many images were encoded. */
@@ -64,43 +88,67 @@ export async function encodeMissingImages(
   let encoded = 0;
   const generation = engine.generation;
   const runBackend = engine.info!.backend;
-  for (let s = 0; s < todo.length; s += CHUNK) {
-    if (engine.generation !== generation || engine.status !== 'ready') {
+  const signal = a.signal ?? new AbortController().signal;
+  if (todo.length > 0) {
+    const pipe = engine.pipeline;
+    const run = nextRunId++;
+    await pipe.openStream(run);
+    // Stops dispatch when the run is cancelled or the model worker gives up (another model loaded…).
+    const stop = new AbortController();
+    const onAbort = () => {
+      void pipe.cancelStream(run);
+      stop.abort();
+      wakeAll();
+    };
+    signal.addEventListener('abort', onAbort);
+    let answered = 0;
+    // Every decode lane waiting for room in the window (one per decode worker).
+    let waiters: (() => void)[] = [];
+    const wakeAll = () => {
+      const w = waiters;
+      waiters = [];
+      w.forEach((f) => f());
+    };
+    const admit = async (dispatched: number) => {
+      while (!stop.signal.aborted && dispatched - answered >= WINDOW) {
+        await new Promise<void>((r) => waiters.push(r));
+      }
+    };
+    const onBatch = (b: StreamBatch) => {
+      answered += b.seqs.length + b.failed.length;
+      wakeAll();
+      for (const f of b.failed) failed.push({ file: f.file ?? paths[todo[f.seq]!]!, reason: f.reason });
+      if (b.seqs.length > 0) {
+        encoded += b.seqs.length;
+        stored += b.seqs.length;
+        // Rows go to the cache under the backend that made them (the run's, until a GPU loss switches it).
+        const key = cache.visionKey.replace(new RegExp(`:${runBackend}(?=:|$)`), `:${b.backend || runBackend}`);
+        cache.putImages(
+          b.seqs.map((q) => hashes[todo[q]!]!),
+          b.embeddings,
+          dim,
+          stored,
+          key,
+        );
+      }
+      a.onChunk(b.seqs.length + b.failed.length, failed);
+    };
+    try {
+      const embedding = pipe.embedStream(run, todo.length, Comlink.proxy(onBatch));
+      embedding.catch(() => onAbort());
+      const jobs = todo.map((i, seq) => ({ run, seq, name: paths[i]!, blob: blobs[i]! }));
+      await decodePool(engine).dispatch(jobs, engine.info!.preprocess, engine.resizeMode, admit, stop.signal);
+      await embedding;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+    if (engine.generation !== generation) {
       throw new WorkbenchError(
         'model-mismatch',
         'The run stopped because another model was loaded while it ran. Run again to evaluate the new model.',
       );
     }
-    const chunk = todo.slice(s, s + CHUNK);
-    const res = await engine.embedImages(chunk.map((i) => ({ name: paths[i]!, blob: blobs[i]! })));
-    const bad = new Map(res.failed.map((f) => [f.index, f.reason]));
-    const okRows: number[] = [];
-    chunk.forEach((i, k) => {
-      const reason = bad.get(k);
-      if (reason !== undefined) failed.push({ file: paths[i]!, reason });
-      else okRows.push(k);
-    });
-    encoded += okRows.length;
-    stored += okRows.length;
-    // Rows go to the cache under the backend that made them (the run's, until a GPU loss switches it).
-    const byBackend = new Map<string, number[]>();
-    for (const k of okRows) {
-      const b = res.backends[k] || runBackend;
-      byBackend.set(b, [...(byBackend.get(b) ?? []), k]);
-    }
-    for (const [backend, rows] of byBackend) {
-      const packed = new Float32Array(rows.length * dim);
-      rows.forEach((k, j) => packed.set(res.embeddings.subarray(k * dim, (k + 1) * dim), j * dim));
-      const key = cache.visionKey.replace(new RegExp(`:${runBackend}(?=:|$)`), `:${backend}`);
-      cache.putImages(
-        rows.map((k) => hashes[chunk[k]!]!),
-        packed,
-        dim,
-        stored,
-        key,
-      );
-    }
-    a.onChunk(chunk.length, failed);
+    if (signal.aborted) throw cancelledError();
   }
   return { failed, encoded, ms: performance.now() - t0 };
 }

@@ -24,7 +24,7 @@ import type { EngineState, UserError } from './engine.svelte';
 import type { StorageState } from './storage.svelte';
 import type { Progress } from './classify.svelte';
 import { EmbeddingCache } from './embedding-cache.svelte';
-import { encodeMissingImages } from './image-encoding';
+import { abortable, encodeMissingImages } from './image-encoding';
 import { importedLookup } from './imported-embeddings.svelte';
 import { createAnalysisWorker, modelManifest, towerKeys } from './run-context';
 
@@ -72,6 +72,8 @@ export class RetrieveState {
 
   private cache: EmbeddingCache;
   private analysis: Comlink.Remote<AnalysisWorkerApi> | null = null;
+  /** Cancels the running run (each run has its own). */
+  private abort: AbortController | null = null;
   /** Files by path, for the dataset they were built from. */
   private filesOf: { dataset: RetrievalDataset; byPath: Map<string, File> } | null = null;
   /** Latest search wins: an older one finishing later is dropped. */
@@ -182,7 +184,9 @@ export class RetrieveState {
     }
   }
 
+  /** Cancel the run in whatever phase it is (hashing, cache read, prompts, decoding, inference). */
   cancel(): void {
+    this.abort?.abort();
     this.engine.cancel();
   }
 
@@ -198,6 +202,8 @@ export class RetrieveState {
     this.error = null;
     this.failed = [];
     this.search = null;
+    this.abort = new AbortController();
+    const signal = this.abort.signal;
     const tStart = performance.now();
     const keys = towerKeys(this.engine);
     const dim = info.embeddingDim;
@@ -223,13 +229,14 @@ export class RetrieveState {
       stats.text_misses = texts.misses;
       const embedTextsMs = performance.now() - t0;
       this.progress = phase('hashing', 'Checking the embedding cache', 'files', d.images.length);
-      const found = await lookup;
+      const found = await abortable(lookup, signal);
       const enc = await encodeMissingImages({
         engine: this.engine,
         cache: this.cache,
         paths,
         blobs,
         lookup: found,
+        signal,
         run: { dataset: d.name, modelLabel: info.id, visionModel: keys.vision },
         onStart: (done, total) => {
           this.progress = phase('images', 'Encoding images', 'images', total);

@@ -54,6 +54,7 @@ export interface ZswHandle {
     storageWarning: string | null;
     setTemplateChoice(choice: string): void;
     start(limit?: number): Promise<boolean>;
+    cancel(): void;
     resultsJson(): Record<string, unknown> | null;
   };
   frequency: {
