@@ -95,7 +95,7 @@ test('cancel, then start again: completes, and no image is encoded twice', async
   expect(await encoded(page)).toBe(N); // the cancelled run's embeddings were kept
   expect(errors).toEqual([]);
   await context.close();
-});
+}, 600_000);
 
 test('a second model loaded while a run is going: the run stops saying why, the next run uses it', async () => {
   const context = await browser.newContext();
@@ -118,7 +118,7 @@ test('a second model loaded while a run is going: the run stops saying why, the 
   expect(res.dataset.evaluated).toBe(N);
   expect(res.model.id).toBe('tiny-random-clip');
   await context.close();
-});
+}, 600_000);
 
 test('two tabs on one database, and a third that upgrades its schema: the open tab reopens', async () => {
   const context = await browser.newContext();
@@ -171,7 +171,7 @@ test('two tabs on one database, and a third that upgrades its schema: the open t
   const vision = await b.evaluate(() => window.zsw.storage.models.find((m) => m.tower === 'vision')?.count);
   expect(vision).toBe(N + 10);
   await context.close();
-});
+}, 600_000);
 
 test('WebGPU device lost mid-run: switches to WASM, completes, caches later embeddings under WASM', async () => {
   const context = await browser.newContext();
@@ -196,4 +196,4 @@ test('WebGPU device lost mid-run: switches to WASM, completes, caches later embe
   expect(onWasm).toBeGreaterThan(0);
   expect(onGpu + onWasm).toBe(N);
   await context.close();
-});
+}, 600_000);
