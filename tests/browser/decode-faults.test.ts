@@ -63,7 +63,7 @@ test('an EXIF-rotated photo is preprocessed upright', async () => {
     const app1 = [0xff, 0xe1, 0, 2 + 6 + tiff.length, 0x45, 0x78, 0x69, 0x66, 0, 0, ...tiff];
     const exif = new Uint8Array([0xff, 0xd8, ...app1, ...plain.subarray(2)]);
     const h = window.harness;
-    const px = (name: string, b: Uint8Array) =>
+    const px = (name: string, b: Uint8Array<ArrayBuffer>) =>
       h.api.pixelValues({ name, blob: new Blob([b], { type: 'image/jpeg' }) }, 'pil');
     const [a, e, p] = [await px('upright.jpg', upright), await px('exif.jpg', exif), await px('plain.jpg', plain)];
     const mad = (x: Float32Array, y: Float32Array) => x.reduce((s, v, i) => s + Math.abs(v - y[i]!), 0) / x.length;
