@@ -141,7 +141,7 @@ test('two toy CLIPs on 1,000 dev images: metrics, 2×2 table, McNemar, bootstrap
   await page.waitForFunction(() => window.zsw.compare.progress !== null);
   expect(await page.getByTestId('compare-progress').textContent()).toMatch(/toy-clip-cifar10/);
   const stop = watchProgress();
-  await page.waitForFunction(() => !window.zsw.compare.running, null, { timeout: 500_000 });
+  await page.waitForFunction(() => !window.zsw.compare.running, null, { timeout: 900_000 });
   stop();
   expect(await page.evaluate(() => window.zsw.compare.error)).toBeNull();
 
@@ -210,7 +210,7 @@ test('two toy CLIPs on 1,000 dev images: metrics, 2×2 table, McNemar, bootstrap
   expect(j3.comparison.pairs[0]).toEqual(pair); // A and B were not re-run
   expect(Math.abs(j3.models[2]!.results.metrics.acc1 - ref(C).top1)).toBeLessThanOrEqual(0.003);
   expect(errors).toEqual([]);
-}, 900_000);
+}, 1_500_000);
 
 test('the view: table, agreement cell to gallery, per-class sort, Pareto chart, exports', async () => {
   await expect.poll(() => page.getByTestId('compare-table').locator('tbody tr').count()).toBe(3);
