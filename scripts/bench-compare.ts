@@ -209,8 +209,10 @@ async function ours(
     const page = await b.browser.newPage();
     await page.addInitScript(LONG_TASKS);
     const q = decodeWorkers ? `&decodeWorkers=${decodeWorkers}` : '';
-    await page.goto(`${appUrl}/?mode=retrieve${q}`);
-    await page.waitForFunction(() => 'zsw' in window, null, { timeout: 120_000 });
+    // Generous: a cold Vite dev server on a loaded 2-core machine took 90 s to serve the page.
+    page.setDefaultTimeout(900_000);
+    await page.goto(`${appUrl}/?mode=retrieve${q}`, { timeout: 900_000 });
+    await page.waitForFunction(() => 'zsw' in window, null, { timeout: 900_000 });
     const source = urlSource(`${appUrl}/models/${modelName}/`, 'server', modelName);
     const tl = Date.now();
     const loaded = await page.evaluate(([s, be]) => window.zsw.engine.load(s, be, 'fp32'), [source, backend] as const);
@@ -267,7 +269,8 @@ async function inBrowser(
   const b = await launch();
   try {
     const page: Page = await b.browser.newPage();
-    await page.goto(`${appUrl}/?mode=retrieve`);
+    page.setDefaultTimeout(900_000);
+    await page.goto(`${appUrl}/?mode=retrieve`, { timeout: 900_000 });
     const stop = watchMemory(b.pid);
     const r = await page.evaluate(
       ([c, a]) =>

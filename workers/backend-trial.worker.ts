@@ -1,15 +1,23 @@
 /**
- * A throwaway worker for Auto's WebGPU trial (see src/engine/backend-choice.ts). A batch on a slow
+ * A throwaway worker for Auto's trials (see src/engine/backend-choice.ts): WebGPU, and WASM at a given
+ * thread count (the runtime fixes its count when it starts, so each count needs a fresh worker). A batch on a slow
  * adapter (SwiftShader) cannot be stopped inside onnxruntime-web, and the runtime takes one run at a
  * time, so the trial runs here: once it has lost, the model worker terminates this worker and its
  * own runs go on at once.
  */
 import * as Comlink from 'comlink';
 import { timeBackend, type TrialFile, type TrialLimits } from '../src/engine/backend-choice';
-import { probeBackends, type Backend } from '../src/engine/ort-engine';
+import { probeBackends, setWasmThreads, type Backend } from '../src/engine/ort-engine';
 
 const api = {
-  async time(file: TrialFile, backend: Backend, imageSize: { width: number; height: number }, limits: TrialLimits) {
+  async time(
+    file: TrialFile,
+    backend: Backend,
+    imageSize: { width: number; height: number },
+    limits: TrialLimits,
+    threads: number | null = null,
+  ) {
+    setWasmThreads(threads);
     return timeBackend(file, backend, await probeBackends(), imageSize, limits);
   },
 };

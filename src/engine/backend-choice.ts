@@ -11,7 +11,15 @@ import * as Comlink from 'comlink';
 import { hashParts } from '../data/content-hash';
 import { cancelledError } from '../data/errors';
 import { float32ToHalf } from '../core/float16';
-import { EngineSession, type Backend, type BackendProbe, type ExternalData, type HostTensor } from './ort-engine';
+import {
+  EngineSession,
+  setWasmThreads,
+  wasmThreadsInUse,
+  type Backend,
+  type BackendProbe,
+  type ExternalData,
+  type HostTensor,
+} from './ort-engine';
 import type { BackendTrialApi } from '../../workers/backend-trial.worker';
 
 /** Images per timed batch: the batch sizes the model worker uses on each backend. */
@@ -41,6 +49,8 @@ export interface BackendTiming {
   imagesPerSec: number;
   /** The trial was stopped after this many ms without finishing. */
   timedOutAfterMs?: number;
+  /** WASM: the thread count of this figure (the best of those timed). */
+  threads?: number;
 }
 
 export interface BackendDecision {
@@ -170,8 +180,10 @@ export async function timeBackend(
  */
 async function timeInTrialWorker(
   file: TrialFile,
+  backend: Backend,
   imageSize: { width: number; height: number },
   limits: TrialLimits,
+  threads: number | null = null,
 ): Promise<BackendTiming> {
   const worker = new Worker(new URL('../../workers/backend-trial.worker.ts', import.meta.url), { type: 'module' });
   try {
@@ -179,13 +191,29 @@ async function timeInTrialWorker(
     // A copy: the model worker still needs the bytes if WebGPU wins.
     return await trial.time(
       { path: file.path, bytes: file.bytes.slice(), externalData: file.externalData?.map((e) => ({ ...e })) },
-      'webgpu',
+      backend,
       imageSize,
       limits,
+      threads,
     );
   } finally {
     worker.terminate();
   }
+}
+
+/** Thread counts worth timing: every core up to 4 (the default) and half as many. */
+function threadCandidates(probe: BackendProbe): number[] {
+  if (!probe.crossOriginIsolated) return [1];
+  return [...new Set([probe.wasmThreads, Math.max(1, Math.floor(probe.wasmThreads / 2))])];
+}
+
+/**
+ * Start this worker's runtime with `n` threads: later sessions read the count from `probe` (the same
+ * object the model load goes on with) and `setWasmThreads` keeps later probes in step.
+ */
+function useThreads(probe: BackendProbe, n: number): void {
+  setWasmThreads(n);
+  probe.wasmThreads = n;
 }
 
 /** Per-image warm cost, ms; Infinity when a backend has no warm figure. */
@@ -216,10 +244,25 @@ export async function chooseBackend(o: ChooseBackendOptions): Promise<BackendDec
   const wasmFile = await o.visionFile('wasm');
   const key = `${await hashParts([wasmFile.bytes])}|${deviceKey(probe)}`;
   const known = remember(key);
-  if (known && !o.remeasure) return { ...known, how: 'remembered' };
+  if (known && !o.remeasure) {
+    if (wasmThreadsInUse() === null) useThreads(probe, known.wasmThreads);
+    return { ...known, how: 'remembered', wasmThreads: probe.wasmThreads };
+  }
   if (o.signal?.aborted) throw cancelledError();
 
-  const wasm = await timeBackend(wasmFile, 'wasm', probe, o.imageSize, undefined, o.signal);
+  // WASM at each candidate thread count, each in a fresh worker (the runtime fixes its count when it
+  // starts); this worker then starts with the winner. Once its runtime runs, its count is kept.
+  const inUse = wasmThreadsInUse();
+  const candidates = inUse !== null ? [inUse] : threadCandidates(probe);
+  let wasm: BackendTiming | null = null;
+  let threads = candidates[0]!;
+  for (const n of candidates) {
+    if (o.signal?.aborted) throw cancelledError();
+    const t = await timeInTrialWorker(wasmFile, 'wasm', o.imageSize, { coldMs: Infinity, warmMs: Infinity }, n);
+    if (!wasm || perImage(t) < perImage(wasm)) [wasm, threads] = [{ ...t, threads: n }, n];
+  }
+  useThreads(probe, threads);
+  if (!wasm) throw cancelledError();
   if (o.signal?.aborted) throw cancelledError();
   // WebGPU has lost once its cold start takes GPU_COLD_FACTOR× WASM's (at least MIN_GPU_COLD_MS), or
   // a warm batch takes GPU_WARM_FACTOR× what WASM needs for as many images.
@@ -229,11 +272,19 @@ export async function chooseBackend(o: ChooseBackendOptions): Promise<BackendDec
   };
   let webgpu: BackendTiming | null;
   try {
-    webgpu = await timeInTrialWorker(await o.visionFile('webgpu'), o.imageSize, limits);
+    webgpu = await timeInTrialWorker(await o.visionFile('webgpu'), 'webgpu', o.imageSize, limits);
   } catch {
     webgpu = null;
   }
   if (o.signal?.aborted) throw cancelledError();
   const backend: Backend = perImage(webgpu) < perImage(wasm) ? 'webgpu' : 'wasm';
-  return { backend, how: 'measured', timings: { webgpu, wasm }, key, measuredAt: Date.now(), ...base };
+  return {
+    backend,
+    how: 'measured',
+    timings: { webgpu, wasm },
+    key,
+    measuredAt: Date.now(),
+    ...base,
+    wasmThreads: threads,
+  };
 }

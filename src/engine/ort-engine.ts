@@ -62,9 +62,16 @@ export function setWasmThreads(n: number | null): void {
 }
 
 let configured = false;
+let threadsInUse: number | null = null;
+/** The WASM thread count this worker's runtime started with (null before its first session). */
+export function wasmThreadsInUse(): number | null {
+  return threadsInUse;
+}
+
 function configure(probe: BackendProbe): void {
   if (configured) return;
   configured = true;
+  threadsInUse = probe.wasmThreads;
   ort.env.wasm.numThreads = probe.wasmThreads;
   ort.env.wasm.proxy = false; // we are already in a worker
   ort.env.logLevel = 'error';
