@@ -62,16 +62,21 @@ export async function importEmbeddings(
   const s = await state();
   if (s.error || !s.set) fail(`--embeddings ${dir}: ${s.error?.message ?? 'not read'}`);
   if (s.dimProblem) fail(`--embeddings ${dir}: ${s.dimProblem}`);
-  // The bench's --model is the user's statement of which model made the embeddings.
-  await page.locator('details.import').evaluate((d) => ((d as HTMLDetailsElement).open = true));
-  await page.getByTestId(`embeddings-confirm-${task}`).check();
-  await page.getByTestId(`embeddings-use-${task}`).click();
-  if (s.imagesFound > 0) {
-    await page.waitForFunction(() => {
-      const x = (window.zsw as unknown as { imported: ImportedInPage }).imported;
-      return x.spot !== null || x.error !== null;
-    });
-  }
+  // The bench's --model is the user's statement of which model made the embeddings; then what the
+  // panel's "Use them in this tab" does: hand the set to the tab and spot-check it.
+  await page.evaluate(async (t) => {
+    const z = window.zsw as unknown as {
+      imported: {
+        confirm(on: boolean): void;
+        entries(t: 'classify' | 'retrieve'): unknown[];
+        imagesFound: number;
+        spotCheck(): Promise<unknown>;
+      };
+    } & Record<'classify' | 'retrieve', { setFolder(entries: unknown[]): Promise<void> }>;
+    z.imported.confirm(true);
+    await z[t].setFolder(z.imported.entries(t));
+    if (z.imported.imagesFound > 0) await z.imported.spotCheck();
+  }, task);
   const done = await state();
   const set = done.set!;
   return {
