@@ -6,6 +6,9 @@
  * bilinear, crop or squash, normalize or not.
  */
 
+import { outputSize, type PreprocessConfig } from './preprocess';
+import { RESAMPLE_NAMES } from './pil-resize';
+
 type Json = Record<string, unknown>;
 
 export type FamilyId = 'clip' | 'mobileclip' | 'siglip' | 'siglip2' | 'jina-clip' | 'unknown';
@@ -325,4 +328,26 @@ export function canonicalizeSiglip(text: string, lowerCase: boolean): string {
     .replace(/[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/g, '')
     .replace(/\s+/g, ' ')
     .trim();
+}
+
+/** "SigLIP: sigmoid scores, text padded to 64, 224×224 squash, bicubic" — what the model card shows. */
+export function describeRules(
+  label: string,
+  scoring: Scoring,
+  fixedLength: number | null,
+  contextLength: number,
+  pre: PreprocessConfig,
+): string {
+  const scores = scoring.kind === 'sigmoid' ? 'sigmoid scores' : 'softmax scores';
+  const text =
+    fixedLength !== null ? `text padded to ${fixedLength}` : `text ≤ ${contextLength} tokens, padded to the batch`;
+  const o = outputSize(pre);
+  const geometry = !pre.doResize
+    ? `${o.width}×${o.height}, no resize`
+    : pre.resizeTo
+      ? `${pre.resizeTo.width}×${pre.resizeTo.height} squash`
+      : `shortest edge ${pre.shortestEdgePx}${pre.doCenterCrop ? `, ${o.width}×${o.height} crop` : ''}`;
+  const filter = RESAMPLE_NAMES[pre.resample] ?? `filter ${pre.resample}`;
+  const norm = pre.doNormalize ? '' : ', no normalisation';
+  return `${label}: ${scores}, ${text}, ${geometry}, ${filter}${norm}`;
 }

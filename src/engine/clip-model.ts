@@ -7,7 +7,14 @@
 import { createClipTokenizer, type ClipTokenizer } from '../core/tokenize';
 import { parsePreprocessConfig, outputSize, type PreprocessConfig } from '../core/preprocess';
 import { parseModelConfig, type ModelConfig } from '../core/model-config';
-import { detectFamily, resolveScoring, type FamilyId, type Scoring, type TokenRule } from '../core/model-family';
+import {
+  describeRules,
+  detectFamily,
+  resolveScoring,
+  type FamilyId,
+  type Scoring,
+  type TokenRule,
+} from '../core/model-family';
 import { RESAMPLE_NAMES } from '../core/pil-resize';
 import { normalizeRows } from '../core/vector';
 import { float32ToHalf, halfToFloat32 } from '../core/float16';
@@ -302,7 +309,7 @@ export class ClipModel {
         label: rules.label,
         reason: family.reason,
         flagged: family.flagged,
-        rules: describeRules(rules.label, scoring, tokenizer, pre),
+        rules: describeRules(rules.label, scoring, tokenizer.padding.fixedLength, tokenizer.contextLength, pre),
       },
       scoring,
       tokenization: {
@@ -483,22 +490,4 @@ function chooseDtype(choice: DtypeChoice, available: Dtype[], backend: Backend, 
   }
   if (backend === 'webgpu' && probe.shaderF16 && available.includes('fp16')) return 'fp16';
   return available.includes('fp32') ? 'fp32' : available[0]!;
-}
-
-/** "SigLIP: sigmoid scores, text padded to 64, 224×224 squash, bicubic" — what the model card shows. */
-function describeRules(label: string, scoring: Scoring, tok: ClipTokenizer, pre: PreprocessConfig): string {
-  const scores = scoring.kind === 'sigmoid' ? 'sigmoid scores' : 'softmax scores';
-  const text =
-    tok.padding.fixedLength !== null
-      ? `text padded to ${tok.padding.fixedLength}`
-      : `text ≤ ${tok.contextLength} tokens, padded to the batch`;
-  const o = outputSize(pre);
-  const geometry = !pre.doResize
-    ? `${o.width}×${o.height}, no resize`
-    : pre.resizeTo
-      ? `${pre.resizeTo.width}×${pre.resizeTo.height} squash`
-      : `shortest edge ${pre.shortestEdgePx}${pre.doCenterCrop ? `, ${o.width}×${o.height} crop` : ''}`;
-  const filter = RESAMPLE_NAMES[pre.resample] ?? `filter ${pre.resample}`;
-  const norm = pre.doNormalize ? '' : ', no normalisation';
-  return `${label}: ${scores}, ${text}, ${geometry}, ${filter}${norm}`;
 }
