@@ -6,13 +6,16 @@
  *       Pillow-exact resize and normalization), same thread count;
  *   (c) ortweb — onnxruntime-web alone in the same browser (a module worker) on pre-made tensors;
  *   (d) transformersjs — @huggingface/transformers (CLIPVisionModelWithProjection + AutoProcessor, fp32,
- *       WASM) in the same browser on the same files.
- * Also, with `--sections`: `pool` (toy model on the Pets photos with 1, 2 and 4 decode workers) and
- * `auto` (Auto's choice against each forced backend, fresh profile each). Prints a table and writes
+ *       WASM) in the same browser on the same files: as a user runs it (onnxruntime-web's default
+ *       thread count) and again with ours' thread count (`transformersjs-same-threads`).
+ * Also, with `--sections`: `pool` (toy model on the Pets photos with 1, 2 and 4 decode workers),
+ * `auto` (Auto's choice against each forced backend, fresh profile each) and `memory` (ours on
+ * `--memory-images` CIFAR-10 images: peak footprint and its growth across batches). Prints a table and writes
  * `--out` JSON with the raw figures and `ratios` (images/s of ours ÷ each peer's).
  *
  *   npm run bench:compare -- [--model .cache/b32] [--cifar 200] [--pets 370] [--threads N] [--batch 8]
- *                            [--peers a,b,c,d] [--sections compare,pool,auto] [--rounds 1]
+ *                            [--peers a,b,c,d] [--sections compare,pool,auto,memory] [--rounds 1]
+ *                            [--memory-images 2000]
  *                            [--out .cache/bench-compare.json]
  */
 import fs from 'node:fs';
@@ -41,6 +44,7 @@ const { values: opts } = parseArgs({
     peers: { type: 'string', default: 'a,b,c,d' },
     sections: { type: 'string', default: 'compare' },
     rounds: { type: 'string', default: '1' },
+    'memory-images': { type: 'string', default: '2000' },
     out: { type: 'string', default: '.cache/bench-compare.json' },
   },
 });
@@ -120,8 +124,8 @@ function startImageServer(root: string): Promise<{ url: string; close: () => voi
   );
 }
 
-/** Resident memory of a process and all its descendants, bytes (Linux /proc). */
-function treeRss(pid: number): number {
+/** Every process under `pid` (itself included), from /proc. */
+function processTree(pid: number): number[] {
   const children = new Map<number, number[]>();
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
@@ -133,30 +137,76 @@ function treeRss(pid: number): number {
       // gone meanwhile
     }
   }
-  let total = 0;
+  const out: number[] = [];
   const stack = [pid];
   while (stack.length) {
     const p = stack.pop()!;
+    out.push(p);
+    stack.push(...(children.get(p) ?? []));
+  }
+  return out;
+}
+
+/**
+ * Memory of a process and all its descendants, bytes (Linux /proc): `rss` sums each process's
+ * resident set (pages shared between Chromium's processes count once per process), `pss` shares
+ * them out (each shared page split between its sharers) — the browser's real footprint.
+ */
+function treeMemory(pid: number): { rss: number; pss: number } {
+  let rss = 0;
+  let pss = 0;
+  for (const p of processTree(pid)) {
     try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
-      total += m ? Number(m[1]) * 1024 : 0;
+      const roll = fs.readFileSync(`/proc/${p}/smaps_rollup`, 'utf8');
+      rss += Number(/^Rss:\s+(\d+) kB/m.exec(roll)?.[1] ?? 0) * 1024;
+      pss += Number(/^Pss:\s+(\d+) kB/m.exec(roll)?.[1] ?? 0) * 1024;
     } catch {
       // gone meanwhile
     }
-    stack.push(...(children.get(p) ?? []));
   }
-  return total;
+  return { rss, pss };
 }
 
-/** Samples `treeRss(pid)` every 250 ms until stopped; returns the peak, bytes. */
-function watchMemory(pid: number): () => number {
-  let peak = treeRss(pid);
-  const timer = setInterval(() => (peak = Math.max(peak, treeRss(pid))), 250);
+interface MemoryWatch {
+  peakRss: number;
+  peakPss: number;
+  /** [ms since start, pss bytes] every sample. */
+  samples: [number, number][];
+}
+
+/** Samples `treeMemory(pid)` every 250 ms until stopped. */
+function watchMemory(pid: number): () => MemoryWatch {
+  const w: MemoryWatch = { peakRss: 0, peakPss: 0, samples: [] };
+  const t0 = Date.now();
+  const sample = () => {
+    const m = treeMemory(pid);
+    w.peakRss = Math.max(w.peakRss, m.rss);
+    w.peakPss = Math.max(w.peakPss, m.pss);
+    w.samples.push([Date.now() - t0, m.pss]);
+  };
+  sample();
+  const timer = setInterval(sample, 250);
   return () => {
     clearInterval(timer);
-    return Math.max(peak, treeRss(pid));
+    sample();
+    return w;
   };
 }
+
+/**
+ * Growth across the run: mean footprint (PSS) of the last quarter of the samples minus that of the
+ * second quarter (after the first batches have sized the runtime's buffers), MB.
+ */
+function growthMB(w: MemoryWatch): number {
+  const n = w.samples.length;
+  const mean = (a: number, b: number) => {
+    const xs = w.samples.slice(Math.floor(a * n), Math.max(Math.floor(a * n) + 1, Math.floor(b * n)));
+    return xs.reduce((s, x) => s + x[1], 0) / xs.length;
+  };
+  return Math.round((mean(0.75, 1) - mean(0.25, 0.5)) / 2 ** 20);
+}
+
+const MB = (b: number) => Math.round(b / 2 ** 20);
 
 interface Measure {
   peer: string;
@@ -167,6 +217,10 @@ interface Measure {
   inferMs?: number;
   loadMs?: number;
   peakRssMB?: number;
+  /** Peak proportional set size (shared pages shared out), MB. */
+  peakPssMB?: number;
+  /** PSS growth from the second to the last quarter of the run, MB. */
+  growthMB?: number;
   longestTaskMs?: number;
   extra?: Record<string, unknown>;
 }
@@ -231,7 +285,7 @@ async function ours(
     const t0 = Date.now();
     const ok = await page.evaluate(() => window.zsw.retrieve.start());
     const wall = Date.now() - t0;
-    const peak = stop();
+    const mem = stop();
     if (!ok) throw new Error(`run failed: ${JSON.stringify(await page.evaluate(() => window.zsw.retrieve.error))}`);
     const res = (await page.evaluate(() => window.zsw.retrieve.resultsJson())) as {
       timing: { embed_images_ms: number };
@@ -245,7 +299,9 @@ async function ours(
       imagesPerSec: (d.files.length * 1000) / embedMs,
       ms: embedMs,
       loadMs,
-      peakRssMB: Math.round(peak / 2 ** 20),
+      peakRssMB: MB(mem.peakRss),
+      peakPssMB: MB(mem.peakPss),
+      growthMB: growthMB(mem),
       longestTaskMs: Math.max(0, ...longTasks),
       extra: {
         wall_ms: wall,
@@ -265,7 +321,7 @@ async function inBrowser(
   appUrl: string,
   cmd: 'ortweb' | 'transformers',
   args: unknown,
-): Promise<PeerTiming & { peakRssMB: number }> {
+): Promise<PeerTiming & { peakRssMB: number; peakPssMB: number; growthMB: number }> {
   const b = await launch();
   try {
     const page: Page = await b.browser.newPage();
@@ -283,7 +339,8 @@ async function inBrowser(
         }),
       [cmd, args] as const,
     );
-    return { ...r, peakRssMB: Math.round(stop() / 2 ** 20) };
+    const mem = stop();
+    return { ...r, peakRssMB: MB(mem.peakRss), peakPssMB: MB(mem.peakPss), growthMB: growthMB(mem) };
   } finally {
     await b.close();
   }
@@ -358,7 +415,8 @@ async function main(): Promise<void> {
     console.log(
       `${m.peer.padEnd(15)} ${m.dataset.padEnd(18)} ${m.imagesPerSec.toFixed(2).padStart(7)} images/s` +
         `${m.inferMs !== undefined ? `  model calls ${((m.inferMs / m.images) | 0).toString().padStart(4)} ms/image` : ''}` +
-        `${m.peakRssMB !== undefined ? `  peak ${m.peakRssMB} MB` : ''}` +
+        `${m.peakRssMB !== undefined ? `  peak RSS ${m.peakRssMB} MB` : ''}` +
+        `${m.peakPssMB !== undefined ? `  PSS ${m.peakPssMB} MB (growth ${m.growthMB} MB)` : ''}` +
         `${m.longestTaskMs !== undefined ? `  longest main-thread task ${m.longestTaskMs.toFixed(0)} ms` : ''}`,
     );
   };
@@ -377,18 +435,33 @@ async function main(): Promise<void> {
             log({ peer: 'ortweb', dataset: d.name, ...t, extra: { prep_ms: t.prepMs } });
           }
           if (peers.has('d')) {
-            const t = await inBrowser(app.url, 'transformers', {
-              modelBase: `${app.url}/models/`,
-              id: modelName,
-              imageUrls: urls,
-              threads,
-              batch,
-              wasmBase,
-            });
-            log({ peer: 'transformersjs', dataset: d.name, ...t, extra: { prep_ms: t.prepMs } });
+            // As a user runs it (onnxruntime-web's default thread count), and with ours' thread count.
+            for (const [peer, th] of [
+              ['transformersjs', null],
+              ['transformersjs-same-threads', threads],
+            ] as const) {
+              const t = await inBrowser(app.url, 'transformers', {
+                modelBase: `${app.url}/models/`,
+                id: modelName,
+                imageUrls: urls,
+                threads: th,
+                batch,
+                wasmBase,
+              });
+              log({ peer, dataset: d.name, ...t, extra: { prep_ms: t.prepMs, threads: t.threadsUsed } });
+            }
           }
         }
       }
+    }
+    if (sections.has('memory')) {
+      // A long run of the B/32-shaped model: peak footprint and growth across batches.
+      const n = Number(opts['memory-images']);
+      const train = imagesUnder(path.join(DATASETS, 'cifar10/train'));
+      const files = [...cifarFiles.map((f) => `dev/${f}`), ...train.map((f) => `train/${f}`)].slice(0, n);
+      const root = path.join(DATASETS, 'cifar10');
+      const d = { name: `cifar10-${files.length}`, dir: subsetFolder('memory', root, files), files };
+      log({ ...(await ours(app.url, modelName, d, 'wasm')), peer: 'ours-memory' });
     }
     const toy = path.join(MODELS, 'toy-clip-cifar10');
     const pets = datasets[1]!;
@@ -430,10 +503,12 @@ async function main(): Promise<void> {
     ours_over_native: rate('ours') / rate('native'),
     ours_over_ortweb: rate('ours') / rate('ortweb'),
     ours_over_transformersjs: rate('ours') / rate('transformersjs'),
+    ours_over_transformersjs_same_threads: rate('ours') / rate('transformersjs-same-threads'),
     per_dataset: {
       ours_over_native: perDataset('ours', 'native'),
       ours_over_ortweb: perDataset('ours', 'ortweb'),
       ours_over_transformersjs: perDataset('ours', 'transformersjs'),
+      ours_over_transformersjs_same_threads: perDataset('ours', 'transformersjs-same-threads'),
     },
   };
   const out = {

@@ -22,7 +22,8 @@ interface TransformersArgs {
   modelBase: string;
   id: string;
   imageUrls: string[];
-  threads: number;
+  /** null: leave onnxruntime-web's own default (what a user of transformers.js gets). */
+  threads: number | null;
   batch: number;
   wasmBase: string;
 }
@@ -38,6 +39,8 @@ export interface PeerTiming {
   loadMs: number;
   /** Making the tensors (c: untimed preparation; d: inside `ms`). */
   prepMs: number;
+  /** onnxruntime-web's WASM thread count during the run. */
+  threadsUsed?: number;
 }
 
 /** (c) The runtime's own limit: the same ONNX file and thread count, tensors made beforehand. */
@@ -92,7 +95,7 @@ async function transformers(a: TransformersArgs): Promise<PeerTiming> {
   env.useBrowserCache = false;
   const onnx = env.backends.onnx as { wasm?: { numThreads?: number; wasmPaths?: unknown } };
   if (onnx.wasm) {
-    onnx.wasm.numThreads = a.threads;
+    if (a.threads !== null) onnx.wasm.numThreads = a.threads;
     // transformers.js points at a CDN by default; this machine is offline, so its own copy is served.
     onnx.wasm.wasmPaths = {
       mjs: `${a.wasmBase}ort-wasm-simd-threaded.asyncify.mjs`,
@@ -121,7 +124,8 @@ async function transformers(a: TransformersArgs): Promise<PeerTiming> {
   const ms = performance.now() - t0;
   await model.dispose();
   const images = a.imageUrls.length;
-  return { images, ms, imagesPerSec: (images * 1000) / ms, inferMs, loadMs, prepMs };
+  const threadsUsed = onnx.wasm?.numThreads;
+  return { images, ms, imagesPerSec: (images * 1000) / ms, inferMs, loadMs, prepMs, threadsUsed };
 }
 
 const commands = { ortweb, transformers } as const;
