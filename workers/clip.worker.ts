@@ -85,7 +85,7 @@ const api = {
     model = null;
     await previous?.dispose();
     hashes = null;
-    modelFiles = new ModelFiles(source);
+    modelFiles = new ModelFiles(source, { digest: true });
     model = await ClipModel.load(modelFiles, opts, onProgress, onNotice, signal);
     return model.info;
   },
@@ -101,10 +101,7 @@ const api = {
     if (!files) throw new WorkbenchError('internal', 'No model is loaded yet.');
     hashes ??= (async () => {
       const out: Record<string, string> = {};
-      for (const path of Object.keys(m.info.files).sort()) {
-        const digest = await crypto.subtle.digest('SHA-256', await files.bytes(path));
-        out[path] = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
-      }
+      for (const path of Object.keys(m.info.files).sort()) out[path] = await files.sha256(path);
       return out;
     })();
     return hashes;
