@@ -156,6 +156,8 @@ export function makeFaultFolder(dir: string, good = 3): Map<string, Expect> {
   put('cat/one-pixel.png', png(1, 1, 2), image);
   put('dog/wide-4000x12.png', png(4000, 12, 2), image);
   put('cat/animated.gif', animatedGif(3), image);
+  // Made by scripts/fixtures/make-cmyk-jpeg.mjs (libvips writes CMYK JPEGs; nothing here does).
+  put('cat/cmyk.jpg', fs.readFileSync(path.join(REPO, 'tests/fixtures/images/cmyk.jpg')), image);
   put('cat/nested/deeper/inside.jpg', photos.cat![good + 1]!, image);
   put(`dog/${HTML_NAME}`, png(20, 20, 2), image);
   put(`dog/${NON_LATIN_NAME}`, photos.dog![good]!, image);

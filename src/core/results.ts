@@ -42,6 +42,8 @@ export interface ClassifyRun {
   /** Image files found in class folders, including those that failed to decode. */
   totalImages: number;
   failed: { file: string; reason: string }[];
+  /** Images evaluated with a caveat (an animated GIF's first frame only), and what it is. */
+  notes: { file: string; reason: string }[];
   skipped: { file: string; reason: string }[];
   /** Relative paths and labels of the images that were scored, in order. */
   files: string[];
@@ -109,6 +111,7 @@ export function resultsJson(run: ClassifyRun): Record<string, unknown> {
       classes: classes.length,
       class_names: Object.fromEntries(classes.map((c, i) => [c, run.classNames[i]])),
       failed: run.failed,
+      notes: run.notes,
       skipped: run.skipped,
     },
     templates: manifest.templates,

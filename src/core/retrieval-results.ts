@@ -18,6 +18,8 @@ export interface RetrievalRun {
   /** Null when there were no captions (search only). */
   result: RetrievalResult | null;
   failed: { file: string; reason: string }[];
+  /** Images evaluated with a caveat (an animated GIF's first frame only), and what it is. */
+  notes: { file: string; reason: string }[];
   missing: { file: string; captions: number }[];
   uncaptioned: string[];
   ambiguous: string[];
@@ -65,6 +67,7 @@ export function retrievalJson(run: RetrievalRun): Record<string, unknown> {
       evaluated_images: run.evalImages.length,
       captions: run.captions.length,
       failed: run.failed,
+      notes: run.notes,
       captions_without_image: run.missing,
       images_without_caption: run.uncaptioned,
       ambiguous_names: run.ambiguous,

@@ -19,6 +19,32 @@ export type DecodedImage = Image8 & { note?: string };
 const decodeError = (name: string, problem: string) => new WorkbenchError('image-decode', `${name}: ${problem}`, name);
 
 /** Check the bytes; throws the specific reason when the file cannot be evaluated. */
+/** The remark on an image evaluated with a caveat: an animated GIF's first frame only. */
+function frameNote(sniff: ImageSniff): string | undefined {
+  return sniff.frames !== null && sniff.frames > 1
+    ? `animated GIF: only the first of its ${sniff.frames} frames was evaluated`
+    : undefined;
+}
+
+/**
+ * Remarks on the images of a run that are evaluated with a caveat (animated GIFs: first frame only),
+ * read from the files themselves, so a run whose embeddings come from the cache says so too. Only
+ * GIFs (by name or type) are read.
+ */
+export async function imageNotes(paths: string[], blobs: Blob[]): Promise<{ file: string; reason: string }[]> {
+  const out: { file: string; reason: string }[] = [];
+  for (let i = 0; i < blobs.length; i++) {
+    if (!/\.gif$/i.test(paths[i]!) && blobs[i]!.type !== 'image/gif') continue;
+    try {
+      const note = frameNote(sniffImage(new Uint8Array(await blobs[i]!.arrayBuffer())));
+      if (note) out.push({ file: paths[i]!, reason: note });
+    } catch {
+      // unreadable: the run lists it among the failed files
+    }
+  }
+  return out;
+}
+
 export async function checkImage(blob: Blob, name: string): Promise<ImageSniff> {
   if (blob.size === 0) throw decodeError(name, 'empty file (0 bytes)');
   const sniff = sniffImage(new Uint8Array(await blob.arrayBuffer()));
@@ -76,10 +102,7 @@ export async function decodeImage(
 ): Promise<DecodedImage> {
   const sniff = await checkImage(blob, name);
   // createImageBitmap takes an animated GIF's first frame, as Pillow's Image.open does; say so.
-  const note =
-    sniff.frames !== null && sniff.frames > 1
-      ? `animated GIF: only the first of its ${sniff.frames} frames was evaluated`
-      : undefined;
+  const note = frameNote(sniff);
   const withNote = (im: Image8): DecodedImage => (note ? { ...im, note } : im);
   if (mode === 'pil' || !cfg.doResize) return withNote(pixelsOf(await bitmapOf(blob, name, sniff)));
   // The target depends on the oriented size, so read that first (cheap: no pixels are copied).

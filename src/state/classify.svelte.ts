@@ -290,6 +290,7 @@ export class ClassifyState {
         },
       });
       const failed = encodedImages.failed;
+      const notes = encodedImages.notes;
       stats.image_misses = encodedImages.encoded;
       const embedImagesMs = encodedImages.ms;
 
@@ -333,6 +334,7 @@ export class ClassifyState {
         classNames,
         totalImages: images.length,
         failed,
+        notes,
         skipped: d.layout.skipped,
         files: scoredIdx.map((i) => images[i]!.path),
         labels,

@@ -6,6 +6,7 @@
  * read.
  */
 import type { Skipped } from '../core/image-folder';
+import { imageNotes } from '../data/image-decode';
 import * as Comlink from 'comlink';
 import { WorkbenchError, cancelledError } from '../data/errors';
 import type { StreamBatch } from '../../workers/clip-api';
@@ -54,10 +55,13 @@ export function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-/** Returns the failures (unreadable or undecodable files) and how many images were encoded. */
+/**
+ * Returns the failures (unreadable or undecodable files), the remarks on images evaluated with a
+ * caveat (see `imageNotes`), and how many images were encoded.
+ */
 export async function encodeMissingImages(
   a: EncodeImages,
-): Promise<{ failed: Skipped[]; encoded: number; ms: number }> {
+): Promise<{ failed: Skipped[]; notes: Skipped[]; encoded: number; ms: number }> {
   const { engine, cache, paths, blobs, lookup } = a;
   const { hashes, unreadable } = lookup;
   const dim = engine.info!.embeddingDim;
@@ -89,6 +93,8 @@ export async function encodeMissingImages(
   const generation = engine.generation;
   const runBackend = engine.info!.backend;
   const signal = a.signal ?? new AbortController().signal;
+  const notes = imageNotes(paths, blobs);
+  notes.catch(() => undefined); // awaited below
   if (todo.length > 0) {
     const pipe = engine.pipeline;
     const run = nextRunId++;
@@ -150,5 +156,5 @@ export async function encodeMissingImages(
     }
     if (signal.aborted) throw cancelledError();
   }
-  return { failed, encoded, ms: performance.now() - t0 };
+  return { failed, notes: await notes, encoded, ms: performance.now() - t0 };
 }

@@ -304,6 +304,7 @@ export class RetrieveState {
         captions: evalCaptions.map((c) => ({ caption: c.caption, image: c.image })),
         result,
         failed: enc.failed,
+        notes: enc.notes,
         missing: match?.missing ?? [],
         uncaptioned: match?.uncaptioned ?? [],
         ambiguous: match?.ambiguous ?? [],

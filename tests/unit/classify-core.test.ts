@@ -271,6 +271,7 @@ describe('exports', () => {
     classNames: ['cat', 'big dog'],
     totalImages: 3,
     failed: [{ file: 'cat/x.jpg', reason: 'could not decode' }],
+    notes: [],
     skipped: [],
     files: ['cat/1.jpg', 'cat/"2".jpg'],
     labels,

@@ -46,6 +46,7 @@ function makeRun(n: number, numClasses: number, dim: number, seed = 3) {
     classNames: classes.map((c) => c.replace('_', ' ')),
     totalImages: n,
     failed: [],
+    notes: [],
     skipped: [],
     files: Array.from({ length: n }, (_, i) => `${classes[labels[i]!]}/img_${i}.png`),
     labels,

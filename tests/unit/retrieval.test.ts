@@ -158,6 +158,7 @@ describe('retrieval exports', () => {
     ],
     result,
     failed: [],
+    notes: [],
     missing: [],
     uncaptioned: ['extra.jpg'],
     ambiguous: [],
