@@ -7,12 +7,12 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, watchErrors } from '../helpers/browser';
-import { startAppServer } from '../helpers/app-server';
+import { startBuiltApp } from '../helpers/app-server';
 import { urlSource } from '../../src/data/model-files';
 import '../helpers/zsw';
 
 let browser: Browser;
-let server: Awaited<ReturnType<typeof startAppServer>>;
+let server: Awaited<ReturnType<typeof startBuiltApp>>;
 let page: Page;
 let errors: string[];
 
@@ -29,7 +29,7 @@ async function decision(): Promise<Decision> {
 }
 
 beforeAll(async () => {
-  [browser, server] = await Promise.all([launchChromium(), startAppServer()]);
+  [browser, server] = await Promise.all([launchChromium(), startBuiltApp()]);
   page = await browser.newPage();
   errors = watchErrors(page);
   await page.goto(`${server.url}/?mode=classify`);

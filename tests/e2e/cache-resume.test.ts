@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium, watchErrors } from '../helpers/browser';
-import { startAppServer } from '../helpers/app-server';
+import { startBuiltApp } from '../helpers/app-server';
 import { DATASETS } from '../helpers/paths';
 import { urlSource } from '../../src/data/model-files';
 import '../helpers/zsw';
@@ -25,11 +25,11 @@ interface Results {
 }
 
 let browser: Browser;
-let server: Awaited<ReturnType<typeof startAppServer>>;
+let server: Awaited<ReturnType<typeof startBuiltApp>>;
 let reference: Results;
 
 beforeAll(async () => {
-  [browser, server] = await Promise.all([launchChromium(), startAppServer()]);
+  [browser, server] = await Promise.all([launchChromium(), startBuiltApp()]);
 });
 
 afterAll(async () => {

@@ -10,13 +10,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, watchErrors } from '../helpers/browser';
-import { startAppServer } from '../helpers/app-server';
+import { startBuiltApp } from '../helpers/app-server';
 import { DATASETS } from '../helpers/paths';
 import { urlSource } from '../../src/data/model-files';
 import '../helpers/zsw';
 
 let browser: Browser;
-let app: Awaited<ReturnType<typeof startAppServer>>;
+let app: Awaited<ReturnType<typeof startBuiltApp>>;
 let page: Page;
 let root: string;
 
@@ -36,7 +36,7 @@ beforeAll(async () => {
     fs.copyFileSync(pool[i % pool.length]!, path.join(root, c.folder, 'img.jpg'));
   });
   fs.writeFileSync(path.join(root, 'classes.json'), JSON.stringify(classes));
-  [browser, app] = await Promise.all([launchChromium(), startAppServer()]);
+  [browser, app] = await Promise.all([launchChromium(), startBuiltApp()]);
   page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
   await page.addInitScript(() => {
     const w = window as unknown as { __longTasks: number[] };

@@ -13,6 +13,8 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium, watchErrors } from '../helpers/browser';
 import { serveBuiltApp, type BuiltApp } from '../../scripts/serve-built';
 import { DATASETS, MODELS } from '../helpers/paths';
+import { isBuildFresh } from '../helpers/built-app';
+import { TEST_DIST } from '../helpers/app-server';
 import '../helpers/zsw';
 
 let browser: Browser;
@@ -24,7 +26,7 @@ beforeAll(async () => {
   // The production build: what users get, and what the main-thread budget is about.
   [browser, app] = await Promise.all([
     launchChromium(),
-    serveBuiltApp({ outDir: '.cache/test-dist', modelsDir: MODELS }),
+    serveBuiltApp({ outDir: TEST_DIST, modelsDir: MODELS, rebuild: !isBuildFresh(TEST_DIST) }),
   ]);
   page = await browser.newPage({ viewport: { width: 1366, height: 900 }, acceptDownloads: true });
   errors = watchErrors(page);

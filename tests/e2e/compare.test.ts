@@ -17,7 +17,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, watchErrors } from '../helpers/browser';
-import { startAppServer } from '../helpers/app-server';
+import { startBuiltApp } from '../helpers/app-server';
 import { DATASETS, MODELS } from '../helpers/paths';
 import { urlSource } from '../../src/data/model-files';
 import { bootstrapAccDiffCi } from '../../src/core/compare';
@@ -93,7 +93,7 @@ function table(ra: boolean[], rb: boolean[]) {
 }
 
 let browser: Browser;
-let app: Awaited<ReturnType<typeof startAppServer>>;
+let app: Awaited<ReturnType<typeof startBuiltApp>>;
 let page: Page;
 let errors: string[];
 /** Prints the comparison's progress every 15 s (runs are slow on a loaded CI machine). */
@@ -112,7 +112,7 @@ function watchProgress(): () => void {
 }
 
 beforeAll(async () => {
-  [browser, app] = await Promise.all([launchChromium(), startAppServer()]);
+  [browser, app] = await Promise.all([launchChromium(), startBuiltApp()]);
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   errors = watchErrors(page);
   await page.goto(`${app.url}/?mode=compare`, { timeout: 180_000 }); // the dev server compiles on first load

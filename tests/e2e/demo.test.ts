@@ -8,12 +8,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, watchErrors } from '../helpers/browser';
-import { startAppServer } from '../helpers/app-server';
+import { startBuiltApp } from '../helpers/app-server';
 import { startHubServer, type LocalServer } from '../helpers/hub-server';
 import { DATASETS, MODELS } from '../helpers/paths';
 
 let browser: Browser;
-let app: Awaited<ReturnType<typeof startAppServer>>;
+let app: Awaited<ReturnType<typeof startBuiltApp>>;
 let coco: LocalServer;
 let page: Page;
 let errors: string[];
@@ -21,7 +21,7 @@ let errors: string[];
 beforeAll(async () => {
   [browser, app, coco] = await Promise.all([
     launchChromium(),
-    startAppServer(),
+    startBuiltApp(),
     startHubServer(MODELS, path.join(DATASETS, 'coco-mini-captions/images'), (p) => path.basename(p)),
   ]);
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, watchErrors } from '../helpers/browser';
-import { startAppServer } from '../helpers/app-server';
+import { startBuiltApp } from '../helpers/app-server';
 import { DATASETS, MODELS } from '../helpers/paths';
 import { urlSource } from '../../src/data/model-files';
 import '../helpers/zsw';
@@ -43,11 +43,11 @@ const reference = (model: string, name: string) =>
   JSON.parse(fs.readFileSync(path.join(MODELS, model, 'reference', `${name}.json`), 'utf8')) as Ref;
 
 let browser: Browser;
-let app: Awaited<ReturnType<typeof startAppServer>>;
+let app: Awaited<ReturnType<typeof startBuiltApp>>;
 let subset: string;
 
 beforeAll(async () => {
-  [browser, app] = await Promise.all([launchChromium(), startAppServer()]);
+  [browser, app] = await Promise.all([launchChromium(), startBuiltApp()]);
   subset = fs.mkdtempSync(path.join(os.tmpdir(), 'zsw-family-subset-'));
   for (const cls of fs.readdirSync(DEV).filter((c) => fs.statSync(path.join(DEV, c)).isDirectory())) {
     fs.mkdirSync(path.join(subset, cls));

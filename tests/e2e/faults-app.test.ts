@@ -17,9 +17,10 @@ import { serveBuiltApp, type BuiltApp } from '../../scripts/serve-built';
 import { HTML_NAME, NON_LATIN_NAME, makeFaultFolder, type Expect } from '../../scripts/make-fault-fixtures';
 import { MODELS } from '../helpers/paths';
 import { isBuildFresh } from '../helpers/built-app';
+import { TEST_DIST } from '../helpers/app-server';
 import '../helpers/zsw';
 
-const OUT_DIR = '.cache/faults-dist';
+const OUT_DIR = TEST_DIST;
 let browser: Browser;
 let app: BuiltApp;
 let hub: LocalServer;
@@ -37,6 +38,7 @@ interface Results {
     images: number;
     evaluated: number;
     failed: { file: string; reason: string }[];
+    notes: { file: string; reason: string }[];
     skipped: { file: string; reason: string }[];
   };
   predictions: { file: string; pred: string }[];
@@ -139,10 +141,17 @@ test('the fault folder: each broken file fails with its own reason, clutter is s
   );
   expect(res.dataset.skipped.map((s) => s.file).sort()).toEqual(skipped.map(([f]) => f).sort());
   console.log(`fault folder reasons:\n${res.dataset.failed.map((f) => `  ${f.reason}`).join('\n')}`);
+  // The animated GIF is evaluated on its first frame, and the results say so (the CMYK JPEG is just evaluated).
+  expect(res.dataset.notes).toEqual([
+    { file: 'cat/animated.gif', reason: 'animated GIF: only the first of its 3 frames was evaluated' },
+  ]);
 
   // The Errors view lists them; a file name with markup is text, never an element.
   await page.getByRole('tab', { name: 'Errors' }).click();
   for (const [file] of byKind('failed')) expect(await page.getByText(file).count(), file).toBeGreaterThan(0);
+  expect(await page.getByTestId('image-notes').textContent()).toContain(
+    'cat/animated.gif: animated GIF: only the first',
+  );
   await page.getByRole('tab', { name: 'Per class' }).click();
   await page.getByRole('button', { name: /^dog: accuracy/ }).click();
   await page.getByRole('region', { name: 'Images of dog' }).waitFor();
@@ -171,6 +180,7 @@ test('the fault folder: each broken file fails with its own reason, clutter is s
   await page.getByTestId('template-choice').selectOption('simple');
   const again = await runAndWait(page);
   expect(again.cache).toMatchObject({ image_hits: byKind('image').length, image_misses: 0 });
+  expect(again.dataset.notes).toEqual(res.dataset.notes); // said from the file, not from the decode
   expect(await page.getByTestId('speed').textContent()).toBe('cached');
   expect(errors.filter((e) => !/Failed to load resource/.test(e))).toEqual([]);
 }, 600_000);

@@ -17,9 +17,10 @@ import { serveBuiltApp, type BuiltApp } from '../../scripts/serve-built';
 import { DATASETS, MODELS } from '../helpers/paths';
 import { urlSource } from '../../src/data/model-files';
 import { isBuildFresh } from '../helpers/built-app';
+import { TEST_DIST } from '../helpers/app-server';
 import '../helpers/zsw';
 
-const OUT_DIR = '.cache/faults-dist';
+const OUT_DIR = TEST_DIST;
 const PER_CLASS = 30;
 const CLASSES = ['cat', 'dog', 'ship'];
 const N = PER_CLASS * CLASSES.length;

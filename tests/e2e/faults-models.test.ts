@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CHROMIUM_ARGS, launchChromium } from '../helpers/browser';
 import { serveBuiltApp, type BuiltApp } from '../../scripts/serve-built';
 import { isBuildFresh } from '../helpers/built-app';
+import { TEST_DIST } from '../helpers/app-server';
 import { startHubServer, type HubFault, type LocalServer } from '../helpers/hub-server';
 import { makeBrokenModels } from '../helpers/model-fixtures';
 import { unsupportedOpModel } from '../helpers/onnx-bytes';
@@ -46,7 +47,7 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(copyTiny('unsupported-op'), VISION), unsupportedOpModel());
   [browser, app, hub] = await Promise.all([
     launchChromium(),
-    serveBuiltApp({ outDir: '.cache/faults-dist', modelsDir: root, rebuild: !isBuildFresh('.cache/faults-dist') }),
+    serveBuiltApp({ outDir: TEST_DIST, modelsDir: root, rebuild: !isBuildFresh(TEST_DIST) }),
     startHubServer(root, undefined, undefined, fault),
   ]);
   page = await (await browser.newContext()).newPage();

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, watchErrors } from '../helpers/browser';
-import { startAppServer } from '../helpers/app-server';
+import { startBuiltApp } from '../helpers/app-server';
 import { DATASETS, MODELS } from '../helpers/paths';
 import { captions, CORPUS_CONCEPTS } from '../helpers/corpus';
 import { urlSource } from '../../src/data/model-files';
@@ -26,12 +26,12 @@ const ref = JSON.parse(fs.readFileSync(path.join(SKEWED, 'reference/frequency-an
 };
 
 let browser: Browser;
-let server: Awaited<ReturnType<typeof startAppServer>>;
+let server: Awaited<ReturnType<typeof startBuiltApp>>;
 let page: Page;
 let errors: string[];
 
 beforeAll(async () => {
-  [browser, server] = await Promise.all([launchChromium(), startAppServer()]);
+  [browser, server] = await Promise.all([launchChromium(), startBuiltApp()]);
   page = await browser.newPage({ viewport: { width: 1366, height: 900 }, acceptDownloads: true });
   errors = watchErrors(page);
   await page.goto(`${server.url}/?mode=classify`);

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, watchErrors } from '../helpers/browser';
-import { startAppServer } from '../helpers/app-server';
+import { startBuiltApp } from '../helpers/app-server';
 import { DATASETS } from '../helpers/paths';
 import { duckDbCounts, runDuckDb } from '../helpers/duckdb';
 import { captions } from '../helpers/corpus';
@@ -43,7 +43,7 @@ interface Imported {
 }
 
 let browser: Browser;
-let app: Awaited<ReturnType<typeof startAppServer>>;
+let app: Awaited<ReturnType<typeof startBuiltApp>>;
 let page: Page;
 let errors: string[];
 let out: string;
@@ -74,7 +74,7 @@ async function importFolder(task: 'classify' | 'retrieve', dir: string): Promise
 }
 
 beforeAll(async () => {
-  [browser, app] = await Promise.all([launchChromium(), startAppServer()]);
+  [browser, app] = await Promise.all([launchChromium(), startBuiltApp()]);
   page = await browser.newPage({ viewport: { width: 1366, height: 900 }, acceptDownloads: true });
   errors = watchErrors(page);
   out = fs.mkdtempSync(path.join(os.tmpdir(), 'zsw-import-'));

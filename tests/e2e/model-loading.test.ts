@@ -7,18 +7,18 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium, watchErrors } from '../helpers/browser';
-import { startAppServer } from '../helpers/app-server';
+import { startBuiltApp } from '../helpers/app-server';
 import { startHubServer, type LocalServer } from '../helpers/hub-server';
 import { makeBrokenModels } from '../helpers/model-fixtures';
 
 let browser: Browser;
-let app: Awaited<ReturnType<typeof startAppServer>>;
+let app: Awaited<ReturnType<typeof startBuiltApp>>;
 let hub: LocalServer;
 let modelsRoot: string;
 
 beforeAll(async () => {
   modelsRoot = makeBrokenModels();
-  [browser, app, hub] = await Promise.all([launchChromium(), startAppServer(modelsRoot), startHubServer(modelsRoot)]);
+  [browser, app, hub] = await Promise.all([launchChromium(), startBuiltApp(modelsRoot), startHubServer(modelsRoot)]);
 });
 
 afterAll(async () => {

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, watchErrors } from '../helpers/browser';
-import { startAppServer } from '../helpers/app-server';
+import { startBuiltApp } from '../helpers/app-server';
 import { DATASETS, MODELS } from '../helpers/paths';
 import { urlSource } from '../../src/data/model-files';
 import '../helpers/zsw';
@@ -38,14 +38,14 @@ interface Results {
 }
 
 let browser: Browser;
-let server: Awaited<ReturnType<typeof startAppServer>>;
+let server: Awaited<ReturnType<typeof startBuiltApp>>;
 let page: Page;
 let errors: string[];
 let results: Results;
 let badDir: string;
 
 beforeAll(async () => {
-  [browser, server] = await Promise.all([launchChromium(), startAppServer()]);
+  [browser, server] = await Promise.all([launchChromium(), startBuiltApp()]);
   page = await browser.newPage({ viewport: { width: 1366, height: 900 }, acceptDownloads: true });
   errors = watchErrors(page);
   await page.goto(`${server.url}/?mode=retrieve`);

@@ -10,16 +10,16 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, watchErrors } from '../helpers/browser';
-import { startAppServer } from '../helpers/app-server';
+import { startBuiltApp } from '../helpers/app-server';
 import { DATASETS } from '../helpers/paths';
 import { urlSource } from '../../src/data/model-files';
 import '../helpers/zsw';
 
 let browser: Browser;
-let server: Awaited<ReturnType<typeof startAppServer>>;
+let server: Awaited<ReturnType<typeof startBuiltApp>>;
 
 beforeAll(async () => {
-  [browser, server] = await Promise.all([launchChromium(), startAppServer()]);
+  [browser, server] = await Promise.all([launchChromium(), startBuiltApp()]);
 });
 
 afterAll(async () => {

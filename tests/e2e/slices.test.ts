@@ -16,7 +16,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, watchErrors } from '../helpers/browser';
-import { startAppServer } from '../helpers/app-server';
+import { startBuiltApp } from '../helpers/app-server';
 import { DATASETS } from '../helpers/paths';
 import { urlSource } from '../../src/data/model-files';
 import { binOf, bootstrapGapCi, permutationGapP, wilson } from '../../src/core/stats';
@@ -48,7 +48,7 @@ interface Row {
 }
 
 let browser: Browser;
-let server: Awaited<ReturnType<typeof startAppServer>>;
+let server: Awaited<ReturnType<typeof startBuiltApp>>;
 let page: Page;
 let errors: string[];
 let dir: string;
@@ -94,7 +94,7 @@ beforeAll(async () => {
   ];
   fs.writeFileSync(path.join(ds, 'metadata.csv'), csvLines.join('\n') + '\n');
 
-  [browser, server] = await Promise.all([launchChromium(), startAppServer()]);
+  [browser, server] = await Promise.all([launchChromium(), startBuiltApp()]);
   page = await browser.newPage({ viewport: { width: 1366, height: 900 }, acceptDownloads: true });
   errors = watchErrors(page);
   await page.goto(`${server.url}/?mode=classify`);
