@@ -143,6 +143,8 @@ export class ClipModel {
   private visionBytes: TowerFiles | null;
   private outputs: { text: readonly string[]; vision: readonly string[] };
   private deviceLost = false;
+  /** The WASM rebuild after a GPU loss, once started. */
+  private fallback: Promise<void> | null = null;
   private onNotice: NoticeFn;
 
   private constructor(
@@ -386,8 +388,17 @@ export class ClipModel {
     if (device && (await device.lost)) this.deviceLost = true;
   }
 
-  /** Rebuild both sessions on WASM after the GPU device was lost, and tell the user. */
-  private async fallBackToWasm(why: string): Promise<void> {
+  /**
+   * Rebuild both sessions on WASM after the GPU device was lost, and tell the user — once: with two
+   * batches in flight both may see the loss, and the second must wait for the first's rebuild (not
+   * rebuild again and dispose the sessions the first is running on).
+   */
+  private fallBackToWasm(why: string): Promise<void> {
+    this.fallback ??= this.rebuildOnWasm(why);
+    return this.fallback;
+  }
+
+  private async rebuildOnWasm(why: string): Promise<void> {
     if (!this.textBytes || !this.visionBytes) throw new WorkbenchError('internal', why);
     const probe = this.info.probe;
     const t = this.textBytes;
@@ -411,16 +422,28 @@ export class ClipModel {
       const out = pickOutput(this.outputs[tower], s.outputNames, onnxPath(tower, this.info.dtype));
       return (await s.run(feeds, [out]))[out]!;
     };
-    if (this.info.backend === 'webgpu' && this.deviceLost) await this.fallBackToWasm('device lost');
+    if (this.deviceLost) await this.fallBackToWasm('device lost');
     try {
       return await attempt();
     } catch (e) {
-      if (this.info.backend !== 'webgpu') throw e;
+      if (this.info.backend !== 'webgpu' && !this.fallback) throw e;
       // Give the device's `lost` promise a moment to settle before deciding.
       await new Promise((r) => setTimeout(r, 50));
       if (!this.deviceLost) throw e;
       await this.fallBackToWasm(e instanceof Error ? e.message : String(e));
-      return attempt();
+      try {
+        return await attempt();
+      } catch (again) {
+        // A WebGPU run in flight when the device went never settles inside onnxruntime-web's JSEP build,
+        // which then refuses every later run in this worker ("Session already started").
+        if (!/Session already started/.test(String(again))) throw again;
+        throw new WorkbenchError(
+          'backend-unavailable',
+          'The GPU device was lost while a batch was running on it, and the runtime cannot run again in this ' +
+            'page. The images finished before the loss are saved: reload the page and run again (WASM is used ' +
+            'when WebGPU is unavailable) to encode only the rest.',
+        );
+      }
     }
   }
 

@@ -109,6 +109,19 @@ export interface ExternalData {
  */
 let runQueue: Promise<unknown> = Promise.resolve();
 
+/**
+ * `p`, or a rejection as soon as the GPU device is lost: a WebGPU run in flight when the device goes
+ * may never settle (its read-back is unmapped under it), and it must not hold the run queue forever.
+ */
+async function untilDeviceLost<T>(p: Promise<T>): Promise<T> {
+  const device = await webgpuDevice();
+  if (!device) return p;
+  const lost = device.lost.then((info) => {
+    throw new WorkbenchError('backend-unavailable', `The GPU device was lost (${info.message || info.reason}).`);
+  });
+  return Promise.race([p, lost]);
+}
+
 /** One inference session on one backend; runs are queued (worker-wide) so they never overlap. */
 export class EngineSession {
   readonly backend: Backend;
@@ -179,7 +192,15 @@ export class EngineSession {
 
   /** Run with the given inputs and return the requested outputs as host arrays. */
   run(feeds: Record<string, HostTensor>, outputs: string[]): Promise<Record<string, HostTensor>> {
-    const job = runQueue.then(async () => {
+    const job = runQueue.then(() =>
+      this.backend === 'webgpu' ? untilDeviceLost(this.runNow(feeds, outputs)) : this.runNow(feeds, outputs),
+    );
+    runQueue = job.catch(() => undefined);
+    return job;
+  }
+
+  private runNow(feeds: Record<string, HostTensor>, outputs: string[]): Promise<Record<string, HostTensor>> {
+    return (async () => {
       const s = this.session;
       if (!s) throw new WorkbenchError('internal', 'The session was disposed.');
       const ortFeeds: Record<string, ort.Tensor> = {};
@@ -194,9 +215,7 @@ export class EngineSession {
       }
       for (const t of Object.values(ortFeeds)) t.dispose();
       return out;
-    });
-    runQueue = job.catch(() => undefined);
-    return job;
+    })();
   }
 
   async dispose(): Promise<void> {

@@ -121,9 +121,7 @@ test('a second model loaded while a run is going: the run stops saying why, the 
   await context.close();
 }, 600_000);
 
-// Left out of the suite until it passes: in the last full run its second folder pick timed out (120 s). Issue 15
-// stays open for it.
-test.skip('two tabs on one database, and a third that upgrades its schema: the open tab reopens', async () => {
+test('two tabs on one database, and a third that upgrades its schema: the open tab reopens', async () => {
   const context = await browser.newContext();
   const a = await openApp(context);
   await a.getByTestId('run-classification').click();
@@ -162,6 +160,8 @@ test.skip('two tabs on one database, and a third that upgrades its schema: the o
       fs.copyFileSync(path.join(DATASETS, 'cifar10/dev', c, f), path.join(other, c, f));
     }
   }
+  // Back to tab A, as the user would (a background tab runs no animation frames, which the pick waits for).
+  await a.bringToFront();
   await a.getByTestId('folder-input').setInputFiles(other, { timeout: 120_000 });
   await expect.poll(() => a.getByTestId('dataset-summary').textContent()).toMatch('10 images in 2 classes');
   await a.getByTestId('run-classification').click();
@@ -176,8 +176,11 @@ test.skip('two tabs on one database, and a third that upgrades its schema: the o
   await context.close();
 }, 600_000);
 
-// Left out of the suite until it passes: in the last full run the run after the device loss did not finish within
-// 180 s (the demo and engine tests cover the switch itself). Issue 15 stays open for it.
+// Left out: not met. The switch works when the device goes between batches (engine-parity, demo), but here a
+// batch is in flight on the GPU when it goes; onnxruntime-web 1.30's JSEP build never settles that run (its
+// read-back buffer is unmapped: "mapAsync … Buffer was unmapped") and then refuses every later run in the same
+// worker, WASM sessions included ("Session already started"). The run now stops with a message saying so
+// (earlier embeddings kept) instead of hanging; completing needs the model rebuilt in a fresh worker.
 test.skip('WebGPU device lost mid-run: switches to WASM, completes, caches later embeddings under WASM', async () => {
   const context = await browser.newContext();
   const page = await openApp(context, 'tiny-random-clip', 'webgpu');
