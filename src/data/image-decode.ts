@@ -18,7 +18,6 @@ export type DecodedImage = Image8 & { note?: string };
 
 const decodeError = (name: string, problem: string) => new WorkbenchError('image-decode', `${name}: ${problem}`, name);
 
-/** Check the bytes; throws the specific reason when the file cannot be evaluated. */
 /** The remark on an image evaluated with a caveat: an animated GIF's first frame only. */
 function frameNote(sniff: ImageSniff): string | undefined {
   return sniff.frames !== null && sniff.frames > 1
@@ -45,6 +44,7 @@ export async function imageNotes(paths: string[], blobs: Blob[]): Promise<{ file
   return out;
 }
 
+/** Check the bytes; throws the specific reason when the file cannot be evaluated. */
 export async function checkImage(blob: Blob, name: string): Promise<ImageSniff> {
   if (blob.size === 0) throw decodeError(name, 'empty file (0 bytes)');
   const sniff = sniffImage(new Uint8Array(await blob.arrayBuffer()));

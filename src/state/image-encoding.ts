@@ -156,5 +156,8 @@ export async function encodeMissingImages(
     }
     if (signal.aborted) throw cancelledError();
   }
-  return { failed, notes: await notes, encoded, ms: performance.now() - t0 };
+  // A file that failed is listed among the failures only, whatever its header says.
+  const failedFiles = new Set(failed.map((f) => f.file));
+  const remarks = (await notes).filter((n) => !failedFiles.has(n.file));
+  return { failed, notes: remarks, encoded, ms: performance.now() - t0 };
 }
