@@ -17,7 +17,7 @@ import {
 } from '../core/model-family';
 import { RESAMPLE_NAMES } from '../core/pil-resize';
 import { normalizeRows } from '../core/vector';
-import { float32ToHalf, halfToFloat32 } from '../core/float16';
+import { float32ToHalf } from '../core/float16';
 import { WorkbenchError, cancelledError } from '../data/errors';
 import { ModelFiles, type ProgressFn } from '../data/model-fetch';
 import { hashParts } from '../data/content-hash';
@@ -37,13 +37,13 @@ import {
   webgpuDevice,
   type Backend,
   type BackendProbe,
-  type ExternalData,
   type HostTensor,
 } from './ort-engine';
 import { chooseBackend, type BackendDecision } from './backend-choice';
+import { chooseDtype, fetchTower, pickOutput, toFloat32, type DtypeChoice, type TowerFiles } from './tower-files';
 
 export type BackendChoice = 'auto' | Backend;
-export type DtypeChoice = 'auto' | Dtype;
+export type { DtypeChoice } from './tower-files';
 
 export interface LoadOptions {
   backend: BackendChoice;
@@ -89,49 +89,6 @@ export interface ModelInfo {
 
 /** Called when something the user should know happens mid-run (e.g. the GPU was lost). */
 export type NoticeFn = (message: string) => void;
-
-/** The family's embedding output for a tower, among the graph's outputs. */
-function pickOutput(preferred: readonly string[], names: readonly string[], file: string): string {
-  const found = preferred.find((n) => names.includes(n));
-  if (!found) {
-    throw new WorkbenchError(
-      'model-file-corrupt',
-      `${file} has no ${preferred.join(' or ')} output (it has: ${names.join(', ')}). ` +
-        'Use the tower files with projection, as in the transformers.js layout.',
-      file,
-    );
-  }
-  return found;
-}
-
-/** A tower's ONNX file and its external-data shards (`.onnx_data`, `_1`, … while they exist). */
-interface TowerFiles {
-  path: string;
-  bytes: Uint8Array;
-  externalData: ExternalData[];
-}
-
-async function fetchTower(
-  files: ModelFiles,
-  path: string,
-  onProgress: ProgressFn,
-  signal?: AbortSignal,
-): Promise<TowerFiles> {
-  const bytes = await files.bytes(path, onProgress, signal);
-  const externalData: ExternalData[] = [];
-  for (let k = 0; await files.has(externalDataPath(path, k)); k++) {
-    const shard = externalDataPath(path, k);
-    // The graph names its data file without the folder (`vision_model.onnx_data`).
-    externalData.push({ path: shard.split('/').pop()!, data: await files.bytes(shard, onProgress, signal) });
-  }
-  return { path, bytes, externalData };
-}
-
-function toFloat32(t: HostTensor): Float32Array {
-  if (t.data instanceof Float32Array) return new Float32Array(t.data); // own copy: transferable later
-  if (t.type === 'float16' && t.data instanceof Uint16Array) return halfToFloat32(t.data);
-  throw new WorkbenchError('internal', `Unexpected output type ${t.type}.`);
-}
 
 export class ClipModel {
   info: ModelInfo;
@@ -498,19 +455,4 @@ export class ClipModel {
   async dispose(): Promise<void> {
     await Promise.all([this.text.dispose(), this.vision.dispose()]);
   }
-}
-
-function chooseDtype(choice: DtypeChoice, available: Dtype[], backend: Backend, probe: BackendProbe): Dtype {
-  if (choice !== 'auto') {
-    if (!available.includes(choice)) {
-      throw new WorkbenchError(
-        'model-file-missing',
-        `${onnxPath('vision', choice)} / ${onnxPath('text', choice)} are not in this model (it has: ${available.join(', ')}).`,
-        onnxPath('vision', choice),
-      );
-    }
-    return choice;
-  }
-  if (backend === 'webgpu' && probe.shaderF16 && available.includes('fp16')) return 'fp16';
-  return available.includes('fp32') ? 'fp32' : available[0]!;
 }
