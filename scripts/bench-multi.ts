@@ -1,8 +1,10 @@
 /**
  * `npm run bench -- --model A --model B [--model C …] --data <folder>`: the Compare tab's comparison,
- * headless. Each model runs in turn through the same state as the UI (one resident at a time, the
+ * headless (`--task retrieve [--captions <file>]`: text↔image retrieval on a captioned folder). Each model runs in turn through the same state as the UI (one resident at a time, the
  * embedding cache shared), then the JSON holds each model's usual results plus
- * `comparison: { pairs: [{ a, b, both_right, only_a, only_b, both_wrong, mcnemar_p, acc_diff, acc_diff_ci95, … }] }`.
+ * `comparison: { pairs: [{ a, b, both_right, only_a, only_b, both_wrong, mcnemar_p, acc_diff, acc_diff_ci95, … }] }`;
+ * for retrieval each pair holds `text_to_image` and `image_to_text`, each `{ "R@1" | "R@5" | "R@10": { n,
+ * both_right, only_a, only_b, both_wrong, mcnemar_p, recall_diff, recall_diff_ci95 } }`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,6 +14,9 @@ import type { ModelSource } from '../src/data/model-files';
 import '../tests/helpers/zsw';
 
 export interface MultiOptions {
+  task: 'classify' | 'retrieve';
+  /** A caption file for --task retrieve (otherwise the folder's own). */
+  captions?: string;
   sources: ModelSource[];
   dataDir: string;
   templates: string;
@@ -40,31 +45,17 @@ export function parseModelScalars(
 }
 
 export async function benchMulti(page: Page, o: MultiOptions, fail: (m: string) => never): Promise<void> {
-  if (!isPresetId(o.templates))
-    fail(`--templates ${o.templates}: with several models, use a preset (openai80, openai7, simple).`);
   for (const id of Object.keys(o.scalars))
     if (!o.sources.some((s) => s.id === id)) fail(`--model-scalars ${id}: no --model has that id.`);
+  if (o.task === 'retrieve') return benchMultiRetrieve(page, o, fail);
+  if (!isPresetId(o.templates))
+    fail(`--templates ${o.templates}: with several models, use a preset (openai80, openai7, simple).`);
   await page.getByTestId('compare-folder-input').setInputFiles(o.dataDir);
   await page.waitForFunction(() => window.zsw.compare.cls.dataset !== null || window.zsw.compare.cls.error !== null);
   const intakeError = await page.evaluate(() => window.zsw.compare.cls.error);
   if (intakeError) fail(`${o.dataDir}: ${intakeError.message}`);
   await page.getByTestId('compare-template-choice').selectOption(o.templates);
-  for (const s of o.sources) {
-    const added = await page.evaluate(([src, b, d, sc]) => window.zsw.compare.add(src, b, d, sc ?? undefined), [
-      s,
-      o.backend,
-      o.dtype,
-      o.scalars[s.id] ?? null,
-    ] as const);
-    if (!added) fail(`--model ${s.id}: ${(await page.evaluate(() => window.zsw.compare.error))?.message}`);
-  }
-  const t0 = Date.now();
-  const ok = await page.evaluate(() => window.zsw.compare.start());
-  if (!ok)
-    fail(
-      `the comparison stopped: ${(await page.evaluate(() => window.zsw.compare.error))?.message ?? 'unknown error'}`,
-    );
-  const wallMs = Date.now() - t0;
+  const wallMs = await addAndRun(page, o, fail);
   const json = (await page.evaluate(() => window.zsw.compare.comparisonJson())) as {
     models: { model: string; family: string; acc1: number; images_per_sec: number | null; backend: string }[];
     comparison: {
@@ -92,5 +83,88 @@ export async function benchMulti(page: Page, o: MultiOptions, fail: (m: string) 
         `McNemar p ${p.mcnemar_p.toPrecision(4)} · B − A ${(100 * p.acc_diff).toFixed(2)} points ` +
         `[${p.acc_diff_ci95.map((x) => (100 * x).toFixed(2)).join(', ')}]`,
     );
+  console.log(`comparison of ${json.models.length} models in ${Math.round(wallMs / 1000)} s → ${path.resolve(o.out)}`);
+}
+
+/** Add every --model to the comparison and run it; the run's wall time in ms. */
+async function addAndRun(page: Page, o: MultiOptions, fail: (m: string) => never): Promise<number> {
+  for (const s of o.sources) {
+    const added = await page.evaluate(([src, b, d, sc]) => window.zsw.compare.add(src, b, d, sc ?? undefined), [
+      s,
+      o.backend,
+      o.dtype,
+      o.scalars[s.id] ?? null,
+    ] as const);
+    if (!added) fail(`--model ${s.id}: ${(await page.evaluate(() => window.zsw.compare.error))?.message}`);
+  }
+  const t0 = Date.now();
+  const ok = await page.evaluate(() => window.zsw.compare.start());
+  if (!ok)
+    fail(
+      `the comparison stopped: ${(await page.evaluate(() => window.zsw.compare.error))?.message ?? 'unknown error'}`,
+    );
+  return Date.now() - t0;
+}
+
+interface RecallPair {
+  n: number;
+  both_right: number;
+  only_a: number;
+  only_b: number;
+  both_wrong: number;
+  mcnemar_p: number;
+  recall_diff: number;
+  recall_diff_ci95: number[];
+}
+
+async function benchMultiRetrieve(page: Page, o: MultiOptions, fail: (m: string) => never): Promise<void> {
+  await page.getByTestId('compare-task-retrieve').check();
+  await page.getByTestId('compare-folder-input').setInputFiles(o.dataDir);
+  await page.waitForFunction(() => {
+    const r = window.zsw.compare.retrieval.ret;
+    return r.dataset !== null || r.error !== null;
+  });
+  if (o.captions) {
+    await page.getByTestId('compare-captions-input').setInputFiles(path.resolve(o.captions));
+    await page.waitForFunction((n) => {
+      const r = window.zsw.compare.retrieval.ret;
+      return r.dataset?.captionSource === n || r.error !== null;
+    }, path.basename(o.captions));
+  }
+  const intake = await page.evaluate(() => {
+    const r = window.zsw.compare.retrieval.ret;
+    return { error: r.error?.message ?? null, captions: r.dataset?.match?.captions.length ?? 0 };
+  });
+  if (intake.error) fail(`${o.captions ?? o.dataDir}: ${intake.error}`);
+  if (intake.captions === 0) fail(`${o.dataDir}: no captions were found (give --captions <file>).`);
+  const wallMs = await addAndRun(page, o, fail);
+  const json = (await page.evaluate(() => window.zsw.compare.comparisonJson())) as {
+    models: Record<string, number | string | null>[];
+    comparison: {
+      pairs: {
+        a: string;
+        b: string;
+        text_to_image: Record<string, RecallPair>;
+        image_to_text: Record<string, RecallPair>;
+      }[];
+    };
+  };
+  fs.writeFileSync(o.out, JSON.stringify({ ...json, bench: { data: o.dataDir, run_wall_ms: wallMs } }, null, 1));
+  const pc = (v: unknown) => `${(100 * Number(v)).toFixed(2)}%`;
+  const recalls = (m: Record<string, unknown>, d: string) => [1, 5, 10].map((k) => pc(m[`${d}_R@${k}`])).join(' / ');
+  for (const m of json.models)
+    console.log(
+      `${m.model} (${m.family}, ${m.backend}): text→image R@1/5/10 ${recalls(m, 'text_to_image')} · ` +
+        `image→text ${recalls(m, 'image_to_text')} · ${m.images_per_sec ?? 'cached'} images/s`,
+    );
+  for (const p of json.comparison.pairs)
+    for (const d of ['text_to_image', 'image_to_text'] as const) {
+      const r = p[d]['R@5']!;
+      console.log(
+        `${p.a} vs ${p.b}, ${d} R@5 on ${r.n} queries: both ${r.both_right}, only A ${r.only_a}, only B ${r.only_b}, ` +
+          `neither ${r.both_wrong} · McNemar p ${r.mcnemar_p.toPrecision(4)} · B − A ` +
+          `${(100 * r.recall_diff).toFixed(2)} points [${r.recall_diff_ci95.map((x) => (100 * x).toFixed(2)).join(', ')}]`,
+      );
+    }
   console.log(`comparison of ${json.models.length} models in ${Math.round(wallMs / 1000)} s → ${path.resolve(o.out)}`);
 }

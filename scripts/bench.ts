@@ -12,6 +12,7 @@
  *                                                        a negative bias needs the = form)
  *   npm run bench -- --model … --embeddings <clip-retrieval folder | .npy + path list>  (in place of --data)
  *   npm run bench -- --model A --model B [--model …] --data <folder> [--model-scalars <id>=<scale>,<bias>]  (a comparison)
+ *   npm run bench -- --task retrieve --model A --model B … --data <image folder> [--captions <file>]  (a retrieval comparison)
  *   npm run bench -- --task retrieve --model … --data <image folder> [--captions <file>] [--queries 20] [--out …]
  *
  * The browser profile (default .cache/bench-profile) persists between runs, so the embedding cache in
@@ -87,10 +88,8 @@ function fail(message: string): never {
 // Several --model: a comparison (scripts/bench-multi.ts); one: the usual single-model run.
 const modelArgs = opts.model ?? [];
 const multi = modelArgs.length > 1;
-if (multi && (opts.task !== 'classify' || opts.embeddings || opts.limit || opts.classnames || opts.metadata))
-  fail(
-    'several --model compare classification on --data; --task retrieve, --embeddings, --limit, --classnames and --metadata take one model.',
-  );
+if (multi && (opts.embeddings || opts.limit || opts.classnames || opts.metadata))
+  fail('several --model compare on --data; --embeddings, --limit, --classnames and --metadata take one model.');
 if (modelArgs.length === 0 || !(opts.data ?? opts.embeddings))
   fail('--model and --data (or --embeddings) are required (see the README).');
 if (opts.data && opts.embeddings) fail('--embeddings takes the place of --data: give one of them.');
@@ -207,7 +206,17 @@ async function main() {
       const { templates, backend, dtype, out } = opts as Required<typeof opts>;
       await benchMulti(
         page,
-        { sources: modelArgs.map(sourceOf), dataDir, templates, backend, dtype, scalars, out },
+        {
+          task: opts.task as 'classify' | 'retrieve',
+          captions: opts.captions,
+          sources: modelArgs.map(sourceOf),
+          dataDir,
+          templates,
+          backend,
+          dtype,
+          scalars,
+          out,
+        },
         fail,
       );
       return;

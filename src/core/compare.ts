@@ -243,8 +243,23 @@ export function summarizePair(
   reps = BOOTSTRAP_REPS,
   seed = COMPARE_SEED,
 ): PairSummary {
-  const t = agreementTable(p.rightA, p.rightB);
-  const n = p.files.length;
+  return summarizeOutcomes(a, b, p.rightA, p.rightB, reps, seed);
+}
+
+/**
+ * The same summary for any paired 0/1 outcomes (an image right at top-1, a caption's image found
+ * within K): the 2×2 table, McNemar's exact p and the bootstrap interval of the rate difference.
+ */
+export function summarizeOutcomes(
+  a: string,
+  b: string,
+  rightA: Uint8Array,
+  rightB: Uint8Array,
+  reps = BOOTSTRAP_REPS,
+  seed = COMPARE_SEED,
+): PairSummary {
+  const t = agreementTable(rightA, rightB);
+  const n = rightA.length;
   const accA = n ? (t.both_right + t.only_a) / n : NaN;
   const accB = n ? (t.both_right + t.only_b) / n : NaN;
   return {
@@ -256,7 +271,7 @@ export function summarizePair(
     accB,
     mcnemar_p: mcnemarExactP(t.only_a, t.only_b),
     acc_diff: accB - accA,
-    acc_diff_ci95: bootstrapAccDiffCi(p.rightA, p.rightB, reps, seed),
+    acc_diff_ci95: bootstrapAccDiffCi(rightA, rightB, reps, seed),
   };
 }
 
@@ -287,7 +302,7 @@ export interface LongCsvModel {
   /** What CLIP_benchmark calls `pretrained` (here the weight variant: fp32, fp16, q8…). */
   pretrained: string;
   dataset: string;
-  task: 'zeroshot_classification';
+  task: 'zeroshot_classification' | 'zeroshot_retrieval';
   metrics: Record<string, number | null>;
 }
 

@@ -22,6 +22,7 @@ import {
   type PairSummary,
 } from '../core/compare';
 import { ClassifyState, type Progress } from './classify.svelte';
+import { RetrievalComparison } from './compare-retrieval.svelte';
 import type { EngineState, UserError } from './engine.svelte';
 import type { StorageState } from './storage.svelte';
 
@@ -36,11 +37,10 @@ export interface CompareModel {
   bias: number | null;
 }
 
-/** One finished model: its run and what the table shows about it. */
-export interface CompareResult {
+/** What the table shows about a finished model, whatever the task. */
+export interface ModelFacts {
   key: string;
   label: string;
-  run: ClassifyRun;
   family: string;
   backend: string;
   dtype: string;
@@ -51,6 +51,11 @@ export interface CompareResult {
   imagesPerSec: number | null;
   /** What the run's settings were (folder, class names, templates): results of another signature are stale. */
   signature: string;
+}
+
+/** One finished model on the labelled folder. */
+export interface CompareResult extends ModelFacts {
+  run: ClassifyRun;
 }
 
 export interface PairView {
@@ -80,12 +85,18 @@ export class CompareState {
   error = $state<UserError | null>(null);
   /** The model being loaded or run, and the run's own progress. */
   step = $state<{ model: string; index: number; count: number; step: 'loading' | 'running' } | null>(null);
+  /** Classification on a labelled folder, or retrieval on a captioned one. */
+  task = $state<'classify' | 'retrieve'>('classify');
   /** The comparison's own run on the picked folder (the Evaluate tab keeps its own). */
   readonly cls: ClassifyState;
+  /** The same for a captioned folder (the Retrieval tab keeps its own). */
+  readonly retrieval: RetrievalComparison;
   private cancelled = false;
 
   readonly progress = $derived.by((): CompareProgress | null =>
-    this.step ? { ...this.step, run: this.cls.progress } : null,
+    this.step
+      ? { ...this.step, run: this.task === 'retrieve' ? this.retrieval.ret.progress : this.cls.progress }
+      : null,
   );
 
   /** Results in the order the models were added (only those still in the list). */
@@ -119,6 +130,17 @@ export class CompareState {
     storage: StorageState,
   ) {
     this.cls = new ClassifyState(engine, storage);
+    this.retrieval = new RetrievalComparison(engine, storage, () => this.models.map((m) => m.key));
+  }
+
+  /** Finished models of the current task, in list order. */
+  get finished(): ModelFacts[] {
+    return this.task === 'retrieve' ? this.retrieval.ordered : this.ordered;
+  }
+
+  /** The current task has its folder. */
+  get hasFolder(): boolean {
+    return this.task === 'retrieve' ? this.retrieval.ret.dataset !== null : this.cls.dataset !== null;
   }
 
   /** Add a model; false (with a message) when it is already in the list. */
@@ -147,12 +169,19 @@ export class CompareState {
     if (this.running) return;
     this.models = this.models.filter((m) => m.key !== key);
     this.results = this.results.filter((r) => r.key !== key);
+    this.retrieval.remove(key);
   }
 
   async setFolder(entries: PickedFile[]): Promise<void> {
     if (this.running) return;
     this.results = [];
     await this.cls.setFolder(entries);
+  }
+
+  /** A captioned folder for a retrieval comparison. */
+  async setCaptionedFolder(entries: PickedFile[]): Promise<void> {
+    if (this.running) return;
+    await this.retrieval.setFolder(entries);
   }
 
   /** Folder, class names and templates: a model's results hold only while these are unchanged. */
@@ -168,13 +197,18 @@ export class CompareState {
    * false on cancel or the first failure (models finished before it keep their results).
    */
   async start(): Promise<boolean> {
-    if (this.running || !this.cls.dataset || this.models.length < 1) return false;
+    const retrieve = this.task === 'retrieve';
+    if (this.running || !this.hasFolder || this.models.length < 1) return false;
     this.running = true;
     this.cancelled = false;
     this.error = null;
     const sig = this.signature();
     this.results = this.results.filter((r) => r.signature === sig);
-    const todo = this.models.filter((m) => !this.results.some((r) => r.key === m.key));
+    const left = retrieve
+      ? new Set(this.retrieval.prune(this.models.map((m) => m.key)))
+      : new Set(this.models.filter((m) => !this.results.some((r) => r.key === m.key)).map((m) => m.key));
+    const todo = this.models.filter((m) => left.has(m.key));
+    const folder = retrieve ? this.retrieval.ret.dataset!.name : this.cls.dataset!.name;
     try {
       for (const [i, m] of todo.entries()) {
         if (this.cancelled) return false;
@@ -190,15 +224,19 @@ export class CompareState {
         if (m.scale !== null || m.bias !== null) this.engine.setScalars(m.scale, m.bias);
         if (this.cancelled) return false;
         this.step = { ...this.step, step: 'running' };
-        if (!(await this.cls.start()) || !this.cls.run) {
+        const ok = retrieve
+          ? await this.retrieval.runModel(this.factsOf(m))
+          : (await this.cls.start()) && this.cls.run !== null;
+        if (!ok) {
+          const err = retrieve ? this.retrieval.ret.error : this.cls.error;
           if (!this.cancelled)
             this.error = {
-              code: this.cls.error?.code ?? 'bad-input',
-              message: `${m.label} on ${this.cls.dataset.name}: ${this.cls.error?.message ?? 'the run did not finish'}`,
+              code: err?.code ?? 'bad-input',
+              message: `${m.label} on ${folder}: ${err?.message ?? 'the run did not finish'}`,
             };
           return false;
         }
-        this.results = [...this.results, this.resultOf(m, this.cls.run, sig)];
+        if (!retrieve) this.results = [...this.results, this.resultOf(m, this.cls.run!, sig)];
       }
       return true;
     } catch (e) {
@@ -215,20 +253,28 @@ export class CompareState {
   cancel(): void {
     this.cancelled = true;
     if (this.cls.running) this.cls.cancel();
+    else if (this.retrieval.ret.running) this.retrieval.ret.cancel();
     else this.engine.cancel();
   }
 
-  private resultOf(m: CompareModel, run: ClassifyRun, signature: string): CompareResult {
+  /** What the loaded model is: family, embedding size, bytes of its files. */
+  private factsOf(m: CompareModel): Pick<ModelFacts, 'key' | 'label' | 'family' | 'embeddingDim' | 'downloadBytes'> {
     const info = this.engine.info!;
     return {
       key: m.key,
       label: m.label,
-      run,
       family: info.family.label,
-      backend: run.manifest.backend,
-      dtype: run.manifest.dtype,
       embeddingDim: info.embeddingDim,
       downloadBytes: Object.values(info.files).reduce((s, b) => s + b, 0),
+    };
+  }
+
+  private resultOf(m: CompareModel, run: ClassifyRun, signature: string): CompareResult {
+    return {
+      ...this.factsOf(m),
+      run,
+      backend: run.manifest.backend,
+      dtype: run.manifest.dtype,
       imagesPerSec: timingJson(run.timing, run.cache).images_per_sec,
       signature,
     };
@@ -254,6 +300,7 @@ export class CompareState {
 
   /** The comparison as JSON: each model's usual results, the table, and every pair's statistics. */
   comparisonJson(): Record<string, unknown> | null {
+    if (this.task === 'retrieve') return this.retrieval.comparisonJson();
     const rs = this.ordered;
     if (rs.length === 0) return null;
     return {
@@ -266,6 +313,7 @@ export class CompareState {
 
   /** CLIP_benchmark's long CSV: one row per model × dataset × metric. */
   longCsv(): string | null {
+    if (this.task === 'retrieve') return this.retrieval.longCsv();
     const rs = this.ordered;
     if (rs.length === 0) return null;
     return longCsv(

@@ -5,7 +5,7 @@
  * - The 2×2 table equals the one this test counts from the app's per-image predictions, and is within 1% of the
  *   images per cell of the one counted from the two references' per_image preds (the app agrees with each
  *   reference on ≥ 99% of images, see classify-parity); McNemar's p equals the exact two-sided binomial
- *   p = min(1, 2·Σ_{k ≤ min(b, c)} C(b + c, k)/2^(b + c)) summed here in log space (no stats library).
+ *   p = min(1, 2·Σ_{k ≤ min(b, c)} C(b + c, k)/2^(b + c)) summed in log space (tests/helpers/mcnemar.ts, no stats library).
  * - The bootstrap interval is reproducible: Node recomputes it from the app's per-image outcomes with seed 0.
  * - Adding toy-mobileclip-layout to the finished comparison encodes only its 1,000 images: its vision key differs
  *   (other preprocessor_config.json) while its text tower (same ONNX and tokenizer files) hits the prompt cache.
@@ -21,6 +21,7 @@ import { startBuiltApp } from '../helpers/app-server';
 import { DATASETS, MODELS } from '../helpers/paths';
 import { urlSource } from '../../src/data/model-files';
 import { bootstrapAccDiffCi } from '../../src/core/compare';
+import { exactMcnemar } from '../helpers/mcnemar';
 import '../helpers/zsw';
 
 interface Ref {
@@ -65,21 +66,6 @@ const C = 'toy-mobileclip-layout';
 const S = 'toy-siglip-cifar10';
 const ref = (m: string) =>
   JSON.parse(fs.readFileSync(path.join(MODELS, m, 'reference', 'dev-single.json'), 'utf8')) as Ref;
-
-/** Exact two-sided McNemar p from the discordant counts, summed in log space. */
-function exactMcnemar(b: number, c: number): number {
-  const n = b + c;
-  if (n === 0) return 1;
-  const logFact = (k: number) => {
-    let s = 0;
-    for (let i = 2; i <= k; i++) s += Math.log(i);
-    return s;
-  };
-  let tail = 0;
-  for (let k = 0; k <= Math.min(b, c); k++)
-    tail += Math.exp(logFact(n) - logFact(k) - logFact(n - k) - n * Math.log(2));
-  return Math.min(1, 2 * tail);
-}
 
 function table(ra: boolean[], rb: boolean[]) {
   const t = { both_right: 0, only_a: 0, only_b: 0, both_wrong: 0 };

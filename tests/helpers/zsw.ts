@@ -112,6 +112,16 @@ export interface ZswHandle {
     error: UserError | null;
     progress: { model: string; index: number; count: number; step: string } | null;
     cls: { dataset: unknown; error: UserError | null; setTemplateChoice(choice: string): void };
+    task: 'classify' | 'retrieve';
+    retrieval: {
+      ret: {
+        dataset: { captionSource: string | null; match: { captions: unknown[] } | null } | null;
+        error: UserError | null;
+      };
+      results: { key: string; label: string }[];
+      direction: 'text_to_image' | 'image_to_text';
+      k: 1 | 5 | 10;
+    };
     add(
       source: ModelSource,
       backend?: string,
