@@ -17,6 +17,8 @@ export interface MultiOptions {
   task: 'classify' | 'retrieve';
   /** A caption file for --task retrieve (otherwise the folder's own). */
   captions?: string;
+  /** Concept counts (--frequencies): each model's per-class accuracy fitted against them, a line per model. */
+  frequencies?: string;
   sources: ModelSource[];
   dataDir: string;
   templates: string;
@@ -56,7 +58,14 @@ export async function benchMulti(page: Page, o: MultiOptions, fail: (m: string) 
   if (intakeError) fail(`${o.dataDir}: ${intakeError.message}`);
   await page.getByTestId('compare-template-choice').selectOption(o.templates);
   const wallMs = await addAndRun(page, o, fail);
+  if (o.frequencies) {
+    const text = fs.readFileSync(o.frequencies, 'utf8');
+    const name = path.basename(o.frequencies);
+    const ok = await page.evaluate(([n, t]) => window.zsw.compare.frequency.importText(n, t), [name, text] as const);
+    if (!ok) fail(`${o.frequencies}: ${(await page.evaluate(() => window.zsw.compare.frequency.error))?.message}`);
+  }
   const json = (await page.evaluate(() => window.zsw.compare.comparisonJson())) as {
+    frequency: { models: { model: string; slope_per_decade?: number; pearson_r?: number }[] } | null;
     models: { model: string; family: string; acc1: number; images_per_sec: number | null; backend: string }[];
     comparison: {
       pairs: {
@@ -82,6 +91,10 @@ export async function benchMulti(page: Page, o: MultiOptions, fail: (m: string) 
       `${p.a} vs ${p.b}: both right ${p.both_right}, only A ${p.only_a}, only B ${p.only_b}, both wrong ${p.both_wrong} · ` +
         `McNemar p ${p.mcnemar_p.toPrecision(4)} · B − A ${(100 * p.acc_diff).toFixed(2)} points ` +
         `[${p.acc_diff_ci95.map((x) => (100 * x).toFixed(2)).join(', ')}]`,
+    );
+  for (const f of json.frequency?.models ?? [])
+    console.log(
+      `${f.model}: ${f.slope_per_decade === undefined ? 'no fit (fewer than 3 matched classes)' : `${(100 * f.slope_per_decade).toFixed(1)} points per 10× data, r ${f.pearson_r!.toFixed(3)}`}`,
     );
   console.log(`comparison of ${json.models.length} models in ${Math.round(wallMs / 1000)} s → ${path.resolve(o.out)}`);
 }

@@ -209,6 +209,7 @@ async function main() {
         {
           task: opts.task as 'classify' | 'retrieve',
           captions: opts.captions,
+          frequencies: opts.frequencies,
           sources: modelArgs.map(sourceOf),
           dataDir,
           templates,

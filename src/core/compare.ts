@@ -223,6 +223,37 @@ export function disagreementByClass(p: PairedOutcomes, classNames: readonly stri
   return out.sort((x, y) => y.rate - x.rate || y.disagree - x.disagree || x.classIndex - y.classIndex);
 }
 
+/**
+ * The per-class table as CSV, rows in the order given: both models, the class, its n, each side's
+ * accuracy, B − A with its 95 % interval, and the images on which the two top-1 predictions differ.
+ */
+export function perClassCsv(
+  a: string,
+  b: string,
+  rows: readonly ClassDiff[],
+  disagreement: readonly ClassDisagreement[],
+): string {
+  const differ = new Map(disagreement.map((d) => [d.classIndex, d.disagree]));
+  const r6 = (x: number) => Number(x.toFixed(6));
+  const out: (string | number)[][] = [
+    ['model_a', 'model_b', 'class', 'n', 'acc_a', 'acc_b', 'diff_b_minus_a', 'ci95_low', 'ci95_high', 'disagree'],
+  ];
+  for (const c of rows)
+    out.push([
+      a,
+      b,
+      c.name,
+      c.nA,
+      r6(c.accA),
+      r6(c.accB),
+      r6(c.diff),
+      r6(c.ci95[0]),
+      r6(c.ci95[1]),
+      differ.get(c.classIndex) ?? 0,
+    ]);
+  return csvRows(out);
+}
+
 export interface PairSummary extends Agreement {
   a: string;
   b: string;

@@ -19,6 +19,14 @@ export interface FrequencyPoint {
   support: number;
 }
 
+/** One model's per-class points and fitted line, as a plot draws them. */
+export interface FrequencySeries {
+  label: string;
+  color: string;
+  points: FrequencyPoint[];
+  fit: LogLinearFit | null;
+}
+
 export interface LogLinearFit {
   /** Points in the fit (count > 0). */
   n: number;

@@ -22,6 +22,8 @@ import {
   type PairSummary,
 } from '../core/compare';
 import { ClassifyState, type Progress } from './classify.svelte';
+import { FrequencyState } from './frequency.svelte';
+import { fitLogLinear } from '../core/frequency';
 import { RetrievalComparison } from './compare-retrieval.svelte';
 import type { EngineState, UserError } from './engine.svelte';
 import type { StorageState } from './storage.svelte';
@@ -91,6 +93,8 @@ export class CompareState {
   readonly cls: ClassifyState;
   /** The same for a captioned folder (the Retrieval tab keeps its own). */
   readonly retrieval: RetrievalComparison;
+  /** Concept counts and class matches for the comparison's classes (one set of counts, a line per model). */
+  readonly frequency: FrequencyState;
   private cancelled = false;
 
   readonly progress = $derived.by((): CompareProgress | null =>
@@ -102,6 +106,14 @@ export class CompareState {
   /** Results in the order the models were added (only those still in the list). */
   readonly ordered = $derived.by(() =>
     this.models.flatMap((m) => this.results.filter((r) => r.key === m.key && r.signature === this.signature())),
+  );
+
+  /** Each finished model's per-class points against the concept counts and its log-linear fit. */
+  readonly frequencyFits = $derived.by(() =>
+    this.ordered.map((r) => {
+      const points = this.frequency.pointsFor(r.run);
+      return { result: r, points, fit: fitLogLinear(points) };
+    }),
   );
 
   /** Every pair (A before B in the list) on the images both scored. */
@@ -131,6 +143,7 @@ export class CompareState {
   ) {
     this.cls = new ClassifyState(engine, storage);
     this.retrieval = new RetrievalComparison(engine, storage, () => this.models.map((m) => m.key));
+    this.frequency = new FrequencyState(this.cls);
   }
 
   /** Finished models of the current task, in list order. */
@@ -308,6 +321,12 @@ export class CompareState {
       dataset: this.cls.dataset?.name ?? null,
       models: rs.map((r) => ({ ...CompareState.row(r), results: resultsJson(r.run) })),
       comparison: { pairs: this.pairs.map((p) => pairJson(p)) },
+      frequency: this.frequency.counts
+        ? {
+            counts: this.frequency.sourceText,
+            models: this.frequencyFits.map((f) => ({ model: f.result.label, ...this.frequency.summary(f.fit) })),
+          }
+        : null,
     };
   }
 

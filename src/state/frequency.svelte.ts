@@ -16,6 +16,7 @@ import { csvRows } from '../core/results';
 import { conceptCountSql, DEFAULT_CAPTION_SOURCE, type CaptionSource, type SqlDialect } from '../core/concept-sql';
 import { describeError } from '../data/errors';
 import type { CountResult, FrequencyWorkerApi } from '../../workers/clip-api';
+import type { ClassifyRun } from '../core/results';
 import type { ClassifyState } from './classify.svelte';
 import type { UserError } from './engine.svelte';
 
@@ -76,6 +77,14 @@ export function guessPretrain(modelId: string): string {
   return 'unknown';
 }
 
+export interface FitSummary {
+  pearson_r: number;
+  p_value: number;
+  slope_per_decade: number;
+  intercept: number;
+  n_concepts: number;
+}
+
 export class FrequencyState {
   source = $state.raw<CountSource | null>(null);
   counts = $state.raw<Record<string, number> | null>(null);
@@ -112,10 +121,15 @@ export class FrequencyState {
     });
   });
 
-  readonly points = $derived.by((): FrequencyPoint[] => {
-    const run = this.run;
+  readonly points = $derived.by((): FrequencyPoint[] => (this.run ? this.pointsFor(this.run) : []));
+
+  /**
+   * Per-class points of any run over the same classes as this one (a model comparison: every model
+   * ran on the same folder and class names, so the matches hold for each).
+   */
+  pointsFor(run: ClassifyRun): FrequencyPoint[] {
     const counts = this.counts;
-    if (!run || !counts) return [];
+    if (!counts) return [];
     const out: FrequencyPoint[] = [];
     run.classes.forEach((key, i) => {
       const concept = this.matches[i];
@@ -125,12 +139,21 @@ export class FrequencyState {
       }
     });
     return out;
-  });
+  }
 
   readonly fit = $derived.by((): LogLinearFit | null => fitLogLinear(this.points));
   readonly bins = $derived(logBins(this.points, 12));
   /** Classes with a concept but a count of 0: a log axis cannot show them; they stay out of the fit. */
   readonly zeroCount = $derived(this.points.filter((p) => p.count <= 0));
+
+  /** Where the counts came from, in words. */
+  readonly sourceText = $derived.by((): string => {
+    const s = this.source;
+    if (!s) return '';
+    if (s.kind === 'published') return `${s.dataset} concepts in ${s.pretrainLabel} (${s.methodLabel}); ${s.citation}`;
+    if (s.kind === 'imported') return `imported from ${s.name}`;
+    return `counted in ${s.captions.toLocaleString('en-US')} captions of ${s.name} (${(s.ms / 1000).toFixed(1)} s)`;
+  });
 
   /** Why these counts may not describe this model's pretraining data; null when they do. */
   readonly proxyNote = $derived.by((): string | null => {
@@ -287,14 +310,8 @@ export class FrequencyState {
   }
 
   /** What the bench adds to its JSON: r and slope over the per-class points (accuracy as a fraction). */
-  summary(): {
-    pearson_r: number;
-    p_value: number;
-    slope_per_decade: number;
-    intercept: number;
-    n_concepts: number;
-  } | null {
-    const f = this.fit;
+  summary(fit: LogLinearFit | null = this.fit): FitSummary | null {
+    const f = fit;
     if (!f) return null;
     return {
       pearson_r: f.pearsonR,

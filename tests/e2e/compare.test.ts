@@ -9,7 +9,10 @@
  * - The bootstrap interval is reproducible: Node recomputes it from the app's per-image outcomes with seed 0.
  * - Adding toy-mobileclip-layout to the finished comparison encodes only its 1,000 images: its vision key differs
  *   (other preprocessor_config.json) while its text tower (same ONNX and tokenizer files) hits the prompt cache.
- * - The view: table rows, an agreement cell opens its images, per-class sort, Pareto chart, JSON and CSV exports.
+ * - The view: table rows, an agreement cell opens its images, per-class sort and its CSV, Pareto chart, JSON and CSV
+ *   exports; concept frequency with one line per model (the skewed model's counts): each slope and r equal the least
+ *   squares this test computes from the model's per-class recall, and the skewed model's equal its reference
+ *   (frequency-analysis-dev.json: 0.3033 per decade, r 0.8659) within 0.005 and 0.01.
  * - Mixed families: toy SigLIP (scale 8.416680, bias -4.560376 entered per model) joins the comparison.
  */
 import fs from 'node:fs';
@@ -37,7 +40,13 @@ interface ModelJson {
   ece: number | null;
   family: string;
   results: {
-    metrics: { acc1: number; acc5: number; mean_per_class_recall: number; ece: number | null };
+    metrics: {
+      acc1: number;
+      acc5: number;
+      mean_per_class_recall: number;
+      ece: number | null;
+      per_class: Record<string, { recall: number }>;
+    };
     predictions: { file: string; label: string; pred: string }[];
   };
 }
@@ -57,6 +66,7 @@ interface PairJson {
 interface CompareJson {
   models: ModelJson[];
   comparison: { pairs: PairJson[] };
+  frequency: { models: { model: string; slope_per_decade: number; pearson_r: number; n_concepts: number }[] } | null;
 }
 
 const DEV = path.join(DATASETS, 'cifar10/dev');
@@ -216,6 +226,16 @@ test('the view: table, agreement cell to gallery, per-class sort, Pareto chart, 
   expect(perClass.find((c) => c.class === lowest)!.diff).toBe(minDiff);
   await page.getByTestId('sort-name').click();
   expect(await firstClass()).toBe('airplane');
+  // The per-class table exports as shown: sorted by name, every class, B − A equal to the JSON's.
+  const [dp] = await Promise.all([page.waitForEvent('download'), page.getByTestId('class-diff-csv').click()]);
+  const rows = fs
+    .readFileSync((await dp.path())!, 'utf8')
+    .trim()
+    .split('\r\n')
+    .slice(1)
+    .map((l) => l.split(','));
+  expect(rows.map((r) => r[2])).toEqual([...perClass.map((c) => c.class)].sort());
+  for (const r of rows) expect(Number(r[6])).toBeCloseTo(perClass.find((c) => c.class === r[2])!.diff, 6);
 
   await expect.poll(() => page.getByTestId('cost-chart').count()).toBe(1);
   expect(await page.getByTestId('pareto-point').count()).toBeGreaterThanOrEqual(1);
@@ -224,6 +244,38 @@ test('the view: table, agreement cell to gallery, per-class sort, Pareto chart, 
   const frontier = await page.getByTestId('cost-chart').getAttribute('aria-label');
   expect(frontier).not.toContain(C);
   await page.getByTestId('cost-axis').selectOption('speed');
+
+  // Concept frequency, one line per model: the skewed model's counts (concept-frequency.json) for all three.
+  await page.getByTestId('freq-import').setInputFiles(path.join(MODELS, B, 'concept-frequency.json'));
+  await expect.poll(() => page.getByTestId('compare-freq-table').locator('tbody tr').count()).toBe(3);
+  expect(await page.getByTestId('freq-line').count()).toBe(3);
+  const counts = JSON.parse(fs.readFileSync(path.join(MODELS, B, 'concept-frequency.json'), 'utf8')) as Record<
+    string,
+    number
+  >;
+  const fj = (await json()).frequency!;
+  const fitRef = JSON.parse(
+    fs.readFileSync(path.join(MODELS, B, 'reference', 'frequency-analysis-dev.json'), 'utf8'),
+  ) as { 'dev/single': { slope_acc_per_decade: number; pearson_r_acc_vs_log10_freq: number } };
+  for (const m of (await json()).models) {
+    // Least squares of per-class recall on log10(count), computed here from the model's own per-class JSON.
+    const pts = Object.entries(m.results.metrics.per_class).map(
+      ([c, v]) => [Math.log10(counts[c]!), v.recall] as const,
+    );
+    const mx = pts.reduce((t, p) => t + p[0], 0) / pts.length;
+    const my = pts.reduce((t, p) => t + p[1], 0) / pts.length;
+    const sxy = pts.reduce((t, p) => t + (p[0] - mx) * (p[1] - my), 0);
+    const sxx = pts.reduce((t, p) => t + (p[0] - mx) ** 2, 0);
+    const syy = pts.reduce((t, p) => t + (p[1] - my) ** 2, 0);
+    const got = fj.models.find((x) => x.model === m.model)!;
+    console.log(`${m.model}: slope ${got.slope_per_decade} per decade, r ${got.pearson_r} (${got.n_concepts} classes)`);
+    expect(got.n_concepts).toBe(10);
+    expect(got.slope_per_decade).toBeCloseTo(sxy / sxx, 5); // per_class recall is rounded to 6 digits
+    expect(got.pearson_r).toBeCloseTo(sxy / Math.sqrt(sxx * syy), 4);
+  }
+  const skewed = fj.models.find((x) => x.model === B)!;
+  expect(Math.abs(skewed.slope_per_decade - fitRef['dev/single'].slope_acc_per_decade)).toBeLessThanOrEqual(0.005);
+  expect(Math.abs(skewed.pearson_r - fitRef['dev/single'].pearson_r_acc_vs_log10_freq)).toBeLessThanOrEqual(0.01);
 
   const [dj] = await Promise.all([page.waitForEvent('download'), page.getByTestId('compare-export-json').click()]);
   const exported = JSON.parse(fs.readFileSync((await dj.path())!, 'utf8')) as CompareJson;

@@ -112,6 +112,7 @@ export interface ZswHandle {
     error: UserError | null;
     progress: { model: string; index: number; count: number; step: string } | null;
     cls: { dataset: unknown; error: UserError | null; setTemplateChoice(choice: string): void };
+    frequency: { importText(name: string, text: string): boolean; error: UserError | null };
     task: 'classify' | 'retrieve';
     retrieval: {
       ret: {

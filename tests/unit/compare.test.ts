@@ -19,6 +19,7 @@ import {
   newcombeDiff,
   pairRuns,
   paretoFrontier,
+  perClassCsv,
   perClassDiffs,
   summarizePair,
 } from '../../src/core/compare';
@@ -71,6 +72,19 @@ describe('pairing, the 2×2 table and its cells', () => {
       ['dog', 1, 1, 1, 0],
     ]);
     expect(d[0]!.diff).toBe(0.5);
+  });
+  test('per-class CSV: the rows in the order given, with the disagreement counts', () => {
+    const d = perClassDiffs(p, ['cat', 'dog', 'eel']);
+    const lines = perClassCsv('A', 'B', [...d].reverse(), disagreementByClass(p, ['cat', 'dog', 'eel']))
+      .trim()
+      .split('\r\n');
+    expect(lines[0]).toBe('model_a,model_b,class,n,acc_a,acc_b,diff_b_minus_a,ci95_low,ci95_high,disagree');
+    expect(lines.slice(1).map((l) => l.split(',').slice(2, 7).concat(l.split(',')[9]!))).toEqual([
+      ['dog', '1', '1', '0', '-1', '1'],
+      ['eel', '2', '0.5', '0.5', '0', '2'],
+      ['cat', '2', '0.5', '1', '0.5', '1'],
+    ]);
+    expect(Number(lines[3]!.split(',')[7])).toBeCloseTo(d[0]!.ci95[0], 6);
   });
   test('disagreement: dog 1 of 1, eel 2 of 2, cat 1 of 2', () => {
     const d = disagreementByClass(p, ['cat', 'dog', 'eel']);
