@@ -8,6 +8,8 @@
  *                    [--resize pil|browser] [--classnames <classes.json|classnames.txt>]
  *                    [--profile <dir>] [--no-cache] [--port 4179] [--frequencies <concept counts .json|.csv>]
  *                    [--metadata <per-image .csv|.tsv|.json|.jsonl> --slice-by <column>[,<column>]]
+ *                    [--label-column <column>]   (a flat --data folder: labels from this --metadata column;
+ *                                                 default a recognised one: label, object, imagenet_sysnet_id…)
  *                    [--logit-scale S] [--logit-bias=B]   (scoring scalars an export lacks, e.g. SigLIP's;
  *                                                        a negative bias needs the = form)
  *   npm run bench -- --model … --embeddings <clip-retrieval folder | .npy + path list>  (in place of --data)
@@ -52,6 +54,7 @@ const { values: opts } = parseArgs({
     frequencies: { type: 'string' },
     metadata: { type: 'string' },
     'slice-by': { type: 'string' },
+    'label-column': { type: 'string' },
     profile: { type: 'string', default: '.cache/bench-profile' },
     // The cache lives in the profile per origin, so the app is served on the same port every run.
     port: { type: 'string', default: '4179' },
@@ -109,7 +112,7 @@ const sliceBy = (opts['slice-by'] ?? '')
   .split(',')
   .map((c) => c.trim())
   .filter(Boolean);
-if (opts.metadata && sliceBy.length === 0) fail('--metadata needs --slice-by <column>[,<column>].');
+if (opts['label-column'] && !opts.metadata) fail('--label-column needs --metadata <file>.');
 if (sliceBy.length > 0 && !opts.metadata) fail('--slice-by needs --metadata <file>.');
 checkCaptionsArg(opts.captions, fail);
 
@@ -260,8 +263,20 @@ async function main() {
     const imported = opts.embeddings ? await importEmbeddings(page, dataDir, 'classify', fail) : null;
     if (!imported) await page.getByTestId('folder-input').setInputFiles(dataDir);
     await page.waitForFunction(() => window.zsw.classify.dataset !== null || window.zsw.classify.error !== null);
+    // A folder without class subfolders takes its labels from --metadata (as a file picked in the panel).
+    const flat = await page.evaluate(() => window.zsw.classify.flatFolder);
+    if (opts.metadata && !flat && sliceBy.length === 0)
+      fail('--metadata needs --slice-by <column>[,<column>] (or a --data folder without class subfolders to label).');
+    if (opts.metadata && flat) {
+      const text = fs.readFileSync(opts.metadata, 'utf8');
+      await page.evaluate(
+        ([n, t, c]) => window.zsw.classify.useLabelMetadata(n!, t!, c ?? null),
+        [path.basename(opts.metadata), text, opts['label-column']],
+      );
+    }
     const intakeError = await page.evaluate(() => window.zsw.classify.error);
-    if (intakeError) fail(`${opts.data}: ${intakeError.message}`);
+    if (intakeError)
+      fail(`${opts.data}: ${intakeError.message}${flat && opts.metadata ? ' (name it with --label-column)' : ''}`);
     await chooseTemplates(page, opts.templates!);
     // Hashing starts when the folder is picked, as in the app, where a user sets classes and
     // templates meanwhile; the bench waits for it and reports it as `index_ms`, apart from the run.
@@ -301,7 +316,7 @@ async function main() {
       const f = await page.evaluate(() => window.zsw.frequency.summary());
       results.frequency = f ? { ...f, source: name } : { error: 'fewer than 3 matched classes with different counts' };
     }
-    if (opts.metadata) results.slices = await sliceResults(page, opts.metadata, sliceBy);
+    if (opts.metadata && sliceBy.length > 0) results.slices = await sliceResults(page, opts.metadata, sliceBy);
     if (imported) results.embeddings = imported;
     results.bench = benchRecord(wallMs, longTasks, peakMb, pageErrors);
     fs.writeFileSync(opts.out!, JSON.stringify(results, null, 1));

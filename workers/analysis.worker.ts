@@ -7,6 +7,7 @@ import * as Comlink from 'comlink';
 import { matmulT } from '../src/core/vector';
 import {
   computeMetrics,
+  creditedLabels,
   ensembleClassEmbeddings,
   perTemplateAccuracy,
   predict,
@@ -20,6 +21,8 @@ export interface ScoreRequest {
   /** n×dim unit image embeddings (only images that embedded). */
   images: Float32Array;
   labels: Int32Array;
+  /** Per image, every acceptable class where a metadata label lists several ("any of" scoring). */
+  accepted?: (number[] | null)[];
   /** (C·T)×dim unit prompt embeddings, class-major. */
   prompts: Float32Array;
   numClasses: number;
@@ -32,6 +35,8 @@ export interface ScoreRequest {
 }
 
 export interface ScoreResult {
+  /** The labels scored against: the request's, or under "any of" the accepted class each image was credited with. */
+  labels: Int32Array;
   metrics: ClassificationMetrics;
   predictions: Predictions;
   /** Top-1 accuracy per template, or null with a single template. */
@@ -43,18 +48,23 @@ export interface ScoreResult {
 }
 
 /** Every k-th image, so the sample spreads over classes in a sorted folder. */
-function strideSample(req: ScoreRequest, max: number): { images: Float32Array; labels: Int32Array } {
+function strideSample(
+  req: ScoreRequest,
+  max: number,
+): { images: Float32Array; labels: Int32Array; accepted?: (number[] | null)[] } {
   const n = req.labels.length;
-  if (n <= max) return { images: req.images, labels: req.labels };
+  if (n <= max) return { images: req.images, labels: req.labels, accepted: req.accepted };
   const step = n / max;
   const images = new Float32Array(max * req.dim);
   const labels = new Int32Array(max);
+  const accepted = req.accepted ? new Array<number[] | null>(max) : undefined;
   for (let j = 0; j < max; j++) {
     const i = Math.floor(j * step);
     images.set(req.images.subarray(i * req.dim, (i + 1) * req.dim), j * req.dim);
     labels[j] = req.labels[i] as number;
+    if (accepted) accepted[j] = req.accepted![i] ?? null;
   }
-  return { images, labels };
+  return { images, labels, accepted };
 }
 
 /** Image embeddings (n×dim unit rows) of the last retrieval run, kept here for interactive search. */
@@ -66,16 +76,17 @@ const api = {
     const classEmbeddings = ensembleClassEmbeddings(req.prompts, c, t, dim);
     const sims = matmulT(req.images, classEmbeddings, dim);
     const predictions = predict(sims, c, req.scoring);
-    const metrics = computeMetrics(predictions, req.labels, c);
+    const labels = req.accepted ? creditedLabels(predictions, req.labels, req.accepted) : req.labels;
+    const metrics = computeMetrics(predictions, labels, c);
     let perTemplate: number[] | null = null;
     let perTemplateImages = 0;
     if (t > 1) {
       const maxImages = Math.max(1, Math.floor(req.templateBudget / (c * t * dim)));
       const sample = strideSample(req, maxImages);
-      perTemplate = perTemplateAccuracy(sample.images, sample.labels, req.prompts, c, t, dim);
+      perTemplate = perTemplateAccuracy(sample.images, sample.labels, req.prompts, c, t, dim, sample.accepted);
       perTemplateImages = sample.labels.length;
     }
-    return Comlink.transfer({ metrics, predictions, perTemplate, perTemplateImages, classEmbeddings }, [
+    return Comlink.transfer({ labels, metrics, predictions, perTemplate, perTemplateImages, classEmbeddings }, [
       predictions.topk.buffer,
       predictions.topkProb.buffer,
       metrics.confusion.buffer,

@@ -9,3 +9,4 @@ export type { AnalysisWorkerApi, ScoreRequest, ScoreResult } from './analysis.wo
 export type { StoreWorkerApi, WriteResult } from './store.worker';
 export type { ModelUsage, RunRecord } from '../src/storage/embedding-store';
 export type { FrequencyWorkerApi, CountResult, CorpusFormat } from './frequency.worker';
+export type { SlicesWorkerApi } from './slices.worker';

@@ -1,7 +1,8 @@
 /**
  * The ImageFolder layout (one subfolder per class, images at any depth below it) read from a list of
- * relative paths, plus the optional class-name files found beside the class folders. Pure: works on
- * paths only, so the UI, the bench and the tests share it.
+ * relative paths, plus the optional class-name files found beside the class folders — or, for a flat
+ * folder (every image directly in the picked folder), classes and labels from a per-image label list
+ * (a metadata file's label column). Pure: works on paths only, so the UI, the bench and the tests share it.
  */
 
 export interface FolderEntry {
@@ -13,10 +14,24 @@ export interface FolderEntry {
 export interface LabelledImage {
   /** Path relative to the dataset root, '/'-separated (`cat/0001.jpg`). */
   path: string;
-  /** Index into `classes`. */
+  /** Index into `classes` (with metadata labels, the first acceptable class). */
   label: number;
   /** Index into the input entries. */
   entry: number;
+  /** Every acceptable class (indices into `classes`, ascending) when the metadata lists more than one. */
+  accepted?: number[];
+}
+
+/**
+ * Labels of a flat folder's images from elsewhere than folders: `of` gives, per image path (relative
+ * to the picked folder), its label values — null when nothing names the image, [] when its label is empty.
+ */
+export interface ImageLabels {
+  /** The file the labels come from (`metadata.csv`). */
+  file: string;
+  /** Its label column (`object`). */
+  column: string;
+  of(paths: string[]): (readonly string[] | null)[];
 }
 
 export interface Skipped {
@@ -35,6 +50,12 @@ export interface ImageFolderLayout {
   classesJson: number | null;
   classnamesTxt: number | null;
   templatesTxt: number | null;
+  /** Every image lies directly in the picked folder (no class subfolders): labels must come from metadata. */
+  flat: boolean;
+  /** Where classes and labels came from when not from class folders. */
+  labelSource: { file: string; column: string } | null;
+  /** Images left out for want of a label (no row, or an empty label); listed in `skipped` with the reason. */
+  unlabelled: number;
 }
 
 /**
@@ -82,12 +103,24 @@ function commonRoot(paths: string[]): string[] {
   return prefix;
 }
 
-export function readImageFolder(entries: FolderEntry[]): ImageFolderLayout {
+/** Directory depth of a path below `root` (0 = directly in it). */
+const depthBelow = (path: string, root: string[]) => path.split('/').length - 1 - root.length;
+
+/**
+ * Read the layout. Class folders give the classes, unless the folder is flat and `labels` are given:
+ * then the classes are the distinct label values (a list contributes each), sorted by code point,
+ * and images without a row or with an empty label are skipped, by name, with the reason.
+ */
+export function readImageFolder(entries: FolderEntry[], labels?: ImageLabels): ImageFolderLayout {
   const root = commonRoot(entries.map((e) => e.path));
-  // The root never swallows the class level: a folder holding one class folder (or a class folder
-  // picked by itself) keeps that folder as its one class, so the message can name it.
   const images = entries.filter((e) => isImageName(e.path, e.type) && !isClutter(e.path));
-  while (root.length > 0 && images.length > 0 && images.every((e) => e.path.split('/').length - root.length < 2)) {
+  // Every image directly in one folder: the folder picked (or images dropped loose, root '').
+  const flat = images.length > 0 && images.every((e) => depthBelow(e.path, root) === 0);
+  const byMetadata = flat && labels !== undefined;
+  // The root never swallows the class level: a folder holding one class folder (or a class folder
+  // picked by itself) keeps that folder as its one class, so the message can name it. A flat folder
+  // labelled by metadata keeps its own folder as the root.
+  while (!byMetadata && root.length > 0 && images.length > 0 && images.every((e) => depthBelow(e.path, root) < 1)) {
     root.pop();
   }
   const strip = root.length > 0 ? root.join('/').length + 1 : 0;
@@ -101,8 +134,10 @@ export function readImageFolder(entries: FolderEntry[]): ImageFolderLayout {
     classesJson: null,
     classnamesTxt: null,
     templatesTxt: null,
+    flat,
+    labelSource: byMetadata ? { file: labels.file, column: labels.column } : null,
+    unlabelled: 0,
   };
-  const classSet = new Set<string>();
   const pending: { path: string; folder: string; entry: number }[] = [];
   rel.forEach((path, i) => {
     if (isClutter(path)) {
@@ -110,33 +145,55 @@ export function readImageFolder(entries: FolderEntry[]): ImageFolderLayout {
       return;
     }
     const slash = path.indexOf('/');
+    const image = isImageName(path, entries[i]?.type);
+    if (slash < 0 && byMetadata && image) {
+      pending.push({ path, folder: '', entry: i });
+      return;
+    }
     if (slash < 0) {
       const lower = path.toLowerCase();
       if (lower === 'classes.json') layout.classesJson = i;
       else if (lower === 'classnames.txt') layout.classnamesTxt = i;
       else if (lower === 'templates.txt') layout.templatesTxt = i;
+      else if (byMetadata && path === labels.file)
+        return; // the labels' own file
       else if (!/^(source|readme|license)/i.test(path)) {
-        layout.skipped.push({
-          file: path,
-          reason: isImageName(path, entries[i]?.type) ? 'not inside a class folder' : 'not an image',
-        });
+        layout.skipped.push({ file: path, reason: image ? 'not inside a class folder' : 'not an image' });
       }
       return;
     }
-    if (!isImageName(path, entries[i]?.type)) {
+    if (!image) {
       layout.skipped.push({ file: path, reason: 'not an image' });
       return;
     }
-    const folder = path.slice(0, slash);
-    classSet.add(folder);
-    pending.push({ path, folder, entry: i });
+    pending.push({ path, folder: path.slice(0, slash), entry: i });
   });
-  layout.classes = [...classSet].sort(byCodePoint);
-  const index = new Map(layout.classes.map((c, k) => [c, k]));
-  layout.images = pending
-    .map((p) => ({ path: p.path, label: index.get(p.folder) as number, entry: p.entry }))
-    .sort((a, b) => byCodePoint(a.path, b.path));
+  if (byMetadata) labelFromList(layout, pending, labels);
+  else {
+    layout.classes = [...new Set(pending.map((p) => p.folder))].sort(byCodePoint);
+    const index = new Map(layout.classes.map((c, k) => [c, k]));
+    layout.images = pending.map((p) => ({ path: p.path, label: index.get(p.folder) as number, entry: p.entry }));
+  }
+  layout.images.sort((a, b) => byCodePoint(a.path, b.path));
   return layout;
+}
+
+/** Classes from the distinct label values; per image its first value's class and, for several, all. */
+function labelFromList(layout: ImageFolderLayout, pending: { path: string; entry: number }[], labels: ImageLabels) {
+  const values = labels.of(pending.map((p) => p.path)).map((vs) => (vs ? [...new Set(vs.map((v) => v.trim()))] : vs));
+  layout.classes = [...new Set(values.flatMap((vs) => (vs ?? []).filter(Boolean)))].sort(byCodePoint);
+  const index = new Map(layout.classes.map((c, k) => [c, k]));
+  pending.forEach((p, i) => {
+    const vs = values[i]?.filter(Boolean) ?? null;
+    if (vs === null || vs.length === 0) layout.unlabelled += 1;
+    if (vs === null) layout.skipped.push({ file: p.path, reason: `no row in ${labels.file}` });
+    else if (vs.length === 0) layout.skipped.push({ file: p.path, reason: `no “${labels.column}” in ${labels.file}` });
+    else {
+      const image: LabelledImage = { path: p.path, label: index.get(vs[0]!)!, entry: p.entry };
+      if (vs.length > 1) image.accepted = vs.map((v) => index.get(v)!).sort((a, b) => a - b);
+      layout.images.push(image);
+    }
+  });
 }
 
 /**

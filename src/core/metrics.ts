@@ -204,6 +204,33 @@ export function computeMetrics(pred: Predictions, labels: Int32Array, numClasses
 }
 
 /**
+ * Labels credited under "any of" scoring (an image that accepts several classes, from a metadata list
+ * of acceptable labels): the first of its top-k predictions that it accepts, else its own label. Top-1
+ * and top-5 accuracy, per-class recall and the confusion matrix over these labels are the "any of"
+ * figures: a prediction of any acceptable class is right. `accepted[i]` null (or absent) keeps label i.
+ */
+export function creditedLabels(
+  pred: Predictions,
+  labels: Int32Array,
+  accepted: readonly (readonly number[] | null)[],
+): Int32Array {
+  const out = Int32Array.from(labels);
+  const { k, topk } = pred;
+  for (let i = 0; i < labels.length; i++) {
+    const acc = accepted[i];
+    if (!acc || acc.length < 2) continue;
+    for (let j = 0; j < k; j++) {
+      const c = topk[i * k + j]!;
+      if (acc.includes(c)) {
+        out[i] = c;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/**
  * Class embeddings of a prompt ensemble: for each class, the mean of its T unit prompt embeddings,
  * renormalised. `prompts` is (C·T)×dim, class-major (row = class × T + template).
  */
@@ -231,10 +258,13 @@ export function perTemplateAccuracy(
   numClasses: number,
   t: number,
   dim: number,
+  /** Per image, every acceptable class when it has several (see `creditedLabels`); else its label. */
+  accepted?: readonly (readonly number[] | null)[],
 ): number[] {
   const n = labels.length;
   const hits = new Array<number>(t).fill(0);
   for (let i = 0; i < n; i++) {
+    const acc = accepted?.[i];
     const img = images.subarray(i * dim, (i + 1) * dim);
     for (let j = 0; j < t; j++) {
       let best = -Infinity;
@@ -248,7 +278,7 @@ export function perTemplateAccuracy(
           arg = c;
         }
       }
-      if (arg === labels[i]) hits[j]! += 1;
+      if (acc ? acc.includes(arg) : arg === labels[i]) hits[j]! += 1;
     }
   }
   return hits.map((h) => (n > 0 ? h / n : 0));

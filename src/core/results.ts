@@ -45,6 +45,8 @@ export interface ClassifyRun {
   /** Images evaluated with a caveat (an animated GIF's first frame only), and what it is. */
   notes: { file: string; reason: string }[];
   skipped: { file: string; reason: string }[];
+  /** Where labels came from when not class folders: a metadata file's column ("any of" its values). */
+  labelSource?: { file: string; column: string } | null;
   /** Relative paths and labels of the images that were scored, in order. */
   files: string[];
   labels: Int32Array;
@@ -113,6 +115,7 @@ export function resultsJson(run: ClassifyRun): Record<string, unknown> {
       failed: run.failed,
       notes: run.notes,
       skipped: run.skipped,
+      labels: run.labelSource ? { file: run.labelSource.file, column: run.labelSource.column } : 'class folders',
     },
     templates: manifest.templates,
     metrics: {

@@ -198,6 +198,38 @@ export function sliceBy(
   return summary;
 }
 
+/** One attribute's groups per run image (`values[i]`), in `order` when given (numeric bins). */
+export interface SliceAttribute {
+  name: string;
+  values: (readonly string[])[];
+  order?: string[];
+}
+
+/**
+ * Everything the Slices view and the bench compute from a run: every attribute's summary (Holm-adjusted
+ * across them) and, when asked, one two-attribute table. Plain data, so it crosses to a worker as is.
+ */
+export interface SlicesRequest {
+  outcomes: ImageOutcomes;
+  attributes: SliceAttribute[];
+  minSize: number;
+  includeSmall: boolean;
+}
+
+/** The summaries of a request, attribute by attribute (the same figures as `sliceBy` + `adjustAcross`). */
+export function summarizeSlices(req: SlicesRequest): SliceSummary[] {
+  return adjustAcross(req.attributes.map((a) => summarizeAttribute(req, a)));
+}
+
+/** One attribute's summary under the request's sizes (before Holm). */
+export function summarizeAttribute(req: SlicesRequest, a: SliceAttribute): SliceSummary {
+  return sliceBy(a.name, a.values, req.outcomes, {
+    minSize: req.minSize,
+    includeSmall: req.includeSmall,
+    order: a.order,
+  });
+}
+
 /** Holm-adjust the gap p-values of attributes analysed together (those without a gap are skipped). */
 export function adjustAcross(summaries: SliceSummary[]): SliceSummary[] {
   const tested = summaries.filter((s) => s.gap_p_value !== null);

@@ -10,6 +10,7 @@
  * multi-valued. A label column may give a list of acceptable labels per image.
  */
 import { csvParseRows, tsvParseRows } from 'd3-dsv';
+import type { ImageLabels } from '../core/image-folder';
 import { pathResolver } from './captions';
 import { WorkbenchError } from './errors';
 
@@ -259,4 +260,19 @@ export function numericValues(table: MetadataTable, match: MetadataMatch, column
 /** Values of a column per run image ([] where no row or no value). */
 export function categoryValues(table: MetadataTable, match: MetadataMatch, column: string): string[][] {
   return Array.from(match.rowOf, (k) => (k < 0 ? [] : cellValues(table.rows[k]!.cells[column])));
+}
+
+/**
+ * A label column as the labels of a flat folder's images: per image (matched like every row, by
+ * exact path or a unique ending) its values — a list cell gives several — null without a row.
+ */
+export function metadataLabels(table: MetadataTable, column: string): ImageLabels {
+  return {
+    file: table.name,
+    column,
+    of(paths) {
+      const m = matchMetadata(table, paths);
+      return Array.from(m.rowOf, (k) => (k < 0 ? null : cellValues(table.rows[k]!.cells[column])));
+    },
+  };
 }

@@ -6,6 +6,14 @@
 import * as Comlink from 'comlink';
 import { classNamesFrom, readImageFolder, type ImageFolderLayout, type Skipped } from '../core/image-folder';
 import {
+  findMetadataFile,
+  LABEL_COLUMNS,
+  metadataLabels,
+  parseMetadataFile,
+  recognised,
+  type MetadataTable,
+} from '../data/metadata';
+import {
   isPresetId,
   parseTemplates,
   presetSet,
@@ -46,6 +54,14 @@ export interface Dataset {
 
 export type TemplateChoice = keyof typeof TEMPLATE_PRESETS | 'custom';
 
+/** A flat folder's label source: a metadata file (beside the images or picked) and its label column. */
+export interface LabelMetadata {
+  table: MetadataTable;
+  origin: 'beside the images' | 'picked';
+  /** The column the labels come from: the user's choice, else a recognised one; null when neither. */
+  column: string | null;
+}
+
 async function readText(f: PickedFile): Promise<string> {
   return f.file.text();
 }
@@ -68,6 +84,14 @@ export class ClassifyState {
   /** Images that failed during the current or last run, with reasons. */
   failed = $state.raw<Skipped[]>([]);
   run = $state.raw<ClassifyRun | null>(null);
+  /** For a folder without class subfolders: the metadata file its labels come from, if any. */
+  labelMetadata = $state.raw<LabelMetadata | null>(null);
+  /** The picked folder has no class subfolders (every image directly in it). */
+  flatFolder = $state(false);
+  /** The files last picked (kept so a metadata file or label column chosen later can relabel them). */
+  private picked: PickedFile[] = [];
+  /** A metadata file beside the images that could not be read (shown as a warning). */
+  private metadataWarning: string | null = null;
 
   readonly templateSet = $derived.by((): { set: TemplateSet | null; error: string | null } => {
     if (this.templateChoice !== 'custom') return { set: presetSet(this.templateChoice), error: null };
@@ -122,22 +146,75 @@ export class ClassifyState {
     return (this.analysis ??= createAnalysisWorker());
   }
 
-  /** Take a picked or dropped folder: find classes, images and the optional name/template files. */
+  /**
+   * Take a picked or dropped folder: find classes, images and the optional name/template files.
+   * Classes come from the class subfolders; a flat folder (images directly in it) takes them from the
+   * label column of a metadata file beside the images (or one picked later, `useLabelMetadata`).
+   */
   async setFolder(entries: PickedFile[]): Promise<void> {
-    const layout = readImageFolder(entries.map((e) => ({ path: e.path, type: e.file.type })));
-    this.warnings = [];
+    this.picked = entries;
+    this.labelMetadata = null;
+    this.metadataWarning = null;
+    const files = entries.map((e) => ({ path: e.path, type: e.file.type }));
+    const folderLayout = readImageFolder(files);
+    const i = folderLayout.flat ? findMetadataFile(entries.map((e) => e.path)) : null;
+    if (i !== null) {
+      const f = entries[i]!;
+      try {
+        const table = parseMetadataFile(f.path.split('/').pop() ?? f.path, await f.file.text());
+        this.labelMetadata = { table, origin: 'beside the images', column: null };
+      } catch (e) {
+        this.metadataWarning = describeError(e).message;
+      }
+    }
+    await this.relabel();
+  }
+
+  /** Label the picked flat folder with a metadata file the user picks (the bench's `--metadata`). */
+  async importLabelMetadata(file: File): Promise<boolean> {
+    return this.useLabelMetadata(file.name, await file.text());
+  }
+
+  /** As `importLabelMetadata`, from the file's name and text. Errors name the file. */
+  async useLabelMetadata(name: string, text: string, column: string | null = null): Promise<boolean> {
+    try {
+      this.labelMetadata = { table: parseMetadataFile(name, text), origin: 'picked', column };
+    } catch (e) {
+      this.error = describeError(e);
+      return false;
+    }
+    await this.relabel();
+    return this.dataset !== null;
+  }
+
+  /** Take the labels of a flat folder from another column of its metadata file. */
+  async setLabelColumn(column: string): Promise<void> {
+    if (!this.labelMetadata) return;
+    this.labelMetadata = { ...this.labelMetadata, column };
+    await this.relabel();
+  }
+
+  /** The label column in force for a flat folder's metadata (chosen, else recognised by name). */
+  get labelColumn(): string | null {
+    const m = this.labelMetadata;
+    return m ? (m.column ?? recognised(m.table.columns, LABEL_COLUMNS)) : null;
+  }
+
+  /** Lay out the picked files: class folders, or a flat folder labelled by its metadata. */
+  private async relabel(): Promise<void> {
+    const entries = this.picked;
+    const files = entries.map((e) => ({ path: e.path, type: e.file.type }));
+    const meta = this.labelMetadata;
+    const column = this.labelColumn;
+    const layout = readImageFolder(files, meta && column ? metadataLabels(meta.table, column) : undefined);
+    this.flatFolder = layout.flat;
+    this.warnings = this.metadataWarning ? [this.metadataWarning] : [];
     this.run = null;
     this.failed = [];
     this.error = null;
     if (layout.classes.length < 2) {
       this.dataset = null;
-      this.error = {
-        code: 'bad-input',
-        message:
-          layout.classes.length === 0
-            ? 'No images in class folders were found. Pick a folder with one subfolder per class (the ImageFolder layout).'
-            : `Only one class folder (“${layout.classes[0]}”) was found; pick the folder that holds the class folders.`,
-      };
+      this.error = { code: 'bad-input', message: this.layoutProblem(layout) };
       return;
     }
     const name = layout.root.split('/').pop() || 'dropped folder';
@@ -156,6 +233,26 @@ export class ClassifyState {
       this.templateChoice = 'custom';
       if (this.templateSet.error) this.warnings.push(this.templateSet.error);
     }
+  }
+
+  /** What is wrong with a layout of fewer than two classes, said so a person can fix it. */
+  private layoutProblem(layout: ImageFolderLayout): string {
+    const meta = this.labelMetadata;
+    const src = layout.labelSource;
+    if (src)
+      return layout.classes.length === 0
+        ? `No image has a label in “${src.column}” of ${src.file}. Choose the column that holds the labels.`
+        : `Every labelled image has the same label in “${src.column}” of ${src.file} (“${layout.classes[0]}”); zero-shot classification needs at least two classes.`;
+    if (meta && layout.flat)
+      return `${meta.table.name} has no label column (${LABEL_COLUMNS.join(', ')}); choose the column that holds each image's label.`;
+    if (layout.classes.length === 0)
+      return "No images in class folders were found. Pick a folder with one subfolder per class (the ImageFolder layout), or a folder of images with a metadata file giving each image's label.";
+    return (
+      `Only one class folder (“${layout.classes[0]}”) was found; pick the folder that holds the class folders` +
+      (layout.flat
+        ? ", or add a metadata file (a .csv with a file and a label column) giving each image's label."
+        : '.')
+    );
   }
 
   private async classNamesOf(
@@ -309,6 +406,8 @@ export class ClassifyState {
       const imageEmb = new Float32Array(scoredIdx.length * dim);
       scoredIdx.forEach((i, r) => imageEmb.set(this.cache.image(hashes[i]!)!, r * dim));
       const labels = Int32Array.from(scoredIdx.map((i) => images[i]!.label));
+      // Metadata labels that list several acceptable classes are scored "any of" (see creditedLabels).
+      const accepted = images.some((im) => im.accepted) ? scoredIdx.map((i) => images[i]!.accepted ?? null) : undefined;
       if (scoredIdx.length === 0)
         throw new WorkbenchError('bad-input', 'None of the images could be read, so there is nothing to score.');
       const result = await this.analysisApi().score(
@@ -316,6 +415,7 @@ export class ClassifyState {
           {
             images: imageEmb,
             labels,
+            accepted,
             prompts: promptEmb,
             numClasses: classes.length,
             numTemplates: set.templates.length,
@@ -336,8 +436,9 @@ export class ClassifyState {
         failed,
         notes,
         skipped: d.layout.skipped,
+        labelSource: d.layout.labelSource,
         files: scoredIdx.map((i) => images[i]!.path),
-        labels,
+        labels: result.labels,
         metrics: result.metrics,
         predictions: result.predictions,
         perTemplate: result.perTemplate,

@@ -2,20 +2,23 @@
  * Accuracy by slice of a classification run: the per-image metadata file (found beside the images
  * or picked), how it matched the run's images, the label rule (folder or metadata labels), numeric
  * bins, the minimum group size, and the per-attribute summaries the Slices view and the bench read.
- * Per-image outcomes come from the finished run (`ClassifyState.run`); nothing is re-run.
+ * Per-image outcomes come from the finished run (`ClassifyState.run`); nothing is re-run. The
+ * statistics (bootstrap, permutation test, Holm, heatmap cells) are computed in the slices worker,
+ * the latest request winning: the main thread only parses, groups and renders.
  */
+import * as Comlink from 'comlink';
 import {
-  adjustAcross,
   binnedValues,
-  crossTable,
   imageOutcomes,
   MIN_GROUP_SIZE,
   normLabel,
-  sliceBy,
   sliceJson,
   sliceRows,
+  type CrossCell,
   type ImageOutcomes,
+  type SliceAttribute,
   type SliceSummary,
+  type SlicesRequest,
 } from '../core/slices';
 import { quantileEdges } from '../core/stats';
 import {
@@ -35,10 +38,29 @@ import {
 } from '../data/metadata';
 import { describeError } from '../data/errors';
 import type { ClassifyRun } from '../core/results';
+import type { SlicesWorkerApi } from '../../workers/clip-api';
 import type { ClassifyState, Dataset } from './classify.svelte';
 import type { UserError } from './engine.svelte';
 
 export const DEFAULT_BINS = 4;
+
+/** The two-attribute table: top-1 per (row value, column value) pair, rows and columns in display order. */
+export interface CrossResult {
+  rows: string[];
+  cols: string[];
+  cells: CrossCell[];
+}
+
+let worker: Comlink.Remote<SlicesWorkerApi> | null = null;
+let channels = 0;
+
+/** The slices worker, shared by every SlicesState (each with its own job channels); made on first use. */
+function slicesWorker(): Comlink.Remote<SlicesWorkerApi> {
+  // Vite bundles the worker from this exact `new Worker(new URL(…, import.meta.url))` form.
+  return (worker ??= Comlink.wrap<SlicesWorkerApi>(
+    new Worker(new URL('../../workers/slices.worker.ts', import.meta.url), { type: 'module' }),
+  ));
+}
 
 export interface LabelRule {
   /** The metadata column scored against, or null for folder labels. */
@@ -60,6 +82,17 @@ export class SlicesState {
   /** Inner bin edges per numeric column, when the user edited them. */
   cuts = $state<Record<string, number[]>>({});
   private seen: Dataset | null = null;
+  /** The last finished statistics job: its request, summaries and worker time (ms). */
+  private done = $state.raw<{ request: SlicesRequest | null; summaries: SliceSummary[]; ms: number }>({
+    request: null,
+    summaries: [],
+    ms: 0,
+  });
+  private inflight: { request: SlicesRequest; promise: Promise<SliceSummary[]> } | null = null;
+  private readonly channel = `slices-${++channels}`;
+  private jobs = 0;
+  private crossJobs = 0;
+  private runJobs = 0;
 
   constructor(private classify: ClassifyState) {}
 
@@ -67,14 +100,19 @@ export class SlicesState {
     return this.classify.run;
   }
 
+  private get dataset(): Dataset | null {
+    return this.classify.dataset;
+  }
+
   readonly match = $derived.by((): MetadataMatch | null =>
     this.table && this.run ? matchMetadata(this.table, this.run.files) : null,
   );
   readonly described = $derived(this.table ? describeColumns(this.table) : { columns: [], ignored: [] });
+  /** A flat folder's own label column (its classes came from it), else a recognised one, unless chosen. */
   readonly labelColumn = $derived(
     this.labelChoice === null
       ? this.table
-        ? recognised(this.table.columns, LABEL_COLUMNS)
+        ? (this.dataset?.layout.labelSource?.column ?? recognised(this.table.columns, LABEL_COLUMNS))
         : null
       : this.labelChoice || null,
   );
@@ -126,49 +164,103 @@ export class SlicesState {
     return { values: categoryValues(this.table, this.match, column.name) };
   }
 
-  /** Every attribute's summary, with Holm-adjusted gap p-values across them. */
-  readonly summaries = $derived.by((): SliceSummary[] => {
+  /** Each attribute's groups per run image (parsed and binned here; cheap next to the statistics). */
+  readonly attributeGroups = $derived.by((): SliceAttribute[] =>
+    this.match ? this.attributes.map((c) => ({ name: c.name, ...this.groupsOf(c) })) : [],
+  );
+
+  /** What the statistics are computed from: a new object whenever an input changes. */
+  readonly request = $derived.by((): SlicesRequest | null => {
     const o = this.outcomes;
-    if (!o || !this.match) return [];
-    return adjustAcross(this.attributes.map((c) => this.summarize(c, o)));
+    if (!o || !this.match) return null;
+    return { outcomes: o, attributes: this.attributeGroups, minSize: this.minSize, includeSmall: this.includeSmall };
   });
 
-  private summarize(c: MetadataColumn, o: ImageOutcomes): SliceSummary {
-    const g = this.groupsOf(c);
-    return sliceBy(c.name, g.values, o, { minSize: this.minSize, includeSmall: this.includeSmall, order: g.order });
+  /**
+   * Every attribute's summary, with Holm-adjusted gap p-values across them: those of the current
+   * request once computed; while a newer request computes, the last ones of the same run (so a bar
+   * stays clickable); else none.
+   */
+  readonly summaries = $derived.by((): SliceSummary[] => {
+    const req = this.request;
+    const done = this.done;
+    return req && done.request?.outcomes.label === req.outcomes.label ? done.summaries : [];
+  });
+
+  /** The statistics of the current settings are being computed (in the worker). */
+  readonly computing = $derived(this.request !== null && this.done.request !== this.request);
+
+  /** Worker time of the last finished statistics job (ms). */
+  get computeMs(): number {
+    return this.done.ms;
+  }
+
+  /**
+   * Compute the current settings' summaries in the worker. A newer request supersedes an older one
+   * (the worker drops it at its next attribute) and every caller gets the newest figures.
+   */
+  update(): Promise<SliceSummary[]> {
+    const req = this.request;
+    if (!req) return Promise.resolve([]);
+    if (this.done.request === req) return Promise.resolve(this.done.summaries);
+    if (this.inflight?.request === req) return this.inflight.promise;
+    const job = ++this.jobs;
+    const promise = slicesWorker()
+      .summarize(req, this.channel, job)
+      .then(
+        (r): Promise<SliceSummary[]> | SliceSummary[] => {
+          if (r === null || job !== this.jobs) return this.update();
+          this.inflight = null;
+          this.done = { request: req, summaries: r.summaries, ms: r.ms };
+          return r.summaries;
+        },
+        (e: unknown) => {
+          this.inflight = null;
+          this.error = describeError(e);
+          this.done = { request: req, summaries: [], ms: 0 };
+          return [];
+        },
+      );
+    this.inflight = { request: req, promise };
+    return promise;
   }
 
   /**
    * Every attribute's summary for another run on the same kind of folder (a model of a comparison):
    * the same metadata, label rule, bin edges (edited, else quartiles over that run's images) and sizes.
    */
-  summariesFor(run: ClassifyRun): SliceSummary[] {
+  async summariesFor(run: ClassifyRun): Promise<SliceSummary[]> {
     const t = this.table;
     if (!t) return [];
     const m = matchMetadata(t, run.files);
     const col = this.labelRule.column;
     const accepted = col ? categoryValues(t, m, col).map((vs) => (vs.length ? vs : null)) : undefined;
-    const o = imageOutcomes(run.predictions, run.labels, run.classes, run.classNames, accepted);
-    return adjustAcross(
-      this.attributes.map((c) => {
-        const nums = c.kind === 'number' ? numericValues(t, m, c.name) : null;
-        const g = nums
-          ? binnedValues(nums, this.cuts[c.name] ?? quantileEdges(Array.from(nums), DEFAULT_BINS))
-          : { values: categoryValues(t, m, c.name), order: undefined };
-        return sliceBy(c.name, g.values, o, { minSize: this.minSize, includeSmall: this.includeSmall, order: g.order });
-      }),
-    );
+    const outcomes = imageOutcomes(run.predictions, run.labels, run.classes, run.classNames, accepted);
+    const attributes = this.attributes.map((c): SliceAttribute => {
+      if (c.kind !== 'number') return { name: c.name, values: categoryValues(t, m, c.name) };
+      const nums = numericValues(t, m, c.name);
+      return {
+        name: c.name,
+        ...binnedValues(nums, this.cuts[c.name] ?? quantileEdges(Array.from(nums), DEFAULT_BINS)),
+      };
+    });
+    // A channel of its own: the models of a comparison are computed side by side, none supersedes another.
+    const req: SlicesRequest = { outcomes, attributes, minSize: this.minSize, includeSmall: this.includeSmall };
+    const r = await slicesWorker().summarize(req, `${this.channel}-run-${++this.runJobs}`, 0);
+    return r?.summaries ?? [];
   }
 
-  /** The two-attribute table (e.g. region × income). */
-  cross(rowName: string, colName: string) {
+  /** The two-attribute table (e.g. region × income), from the worker; null when a newer one was asked for. */
+  async cross(rowName: string, colName: string): Promise<CrossResult | null> {
     const o = this.outcomes;
     const r = this.attributes.find((c) => c.name === rowName);
     const c = this.attributes.find((x) => x.name === colName);
     if (!o || !r || !c) return null;
     const rg = this.groupsOf(r);
     const cg = this.groupsOf(c);
-    const t = crossTable(rg.values, cg.values, o);
+    const job = ++this.crossJobs;
+    const t = await slicesWorker().cross(rg.values, cg.values, o, `${this.channel}-cross`, job);
+    if (!t || job !== this.crossJobs) return null;
     const sortBy = (vals: string[], order?: string[]) =>
       order ? order.filter((v) => vals.includes(v)) : [...vals].sort((a, b) => a.localeCompare(b));
     return { ...t, rows: sortBy(t.rows, rg.order), cols: sortBy(t.cols, cg.order) };
@@ -197,6 +289,14 @@ export class SlicesState {
     if (dataset === this.seen) return;
     this.seen = dataset;
     if (this.origin === 'beside the images' || dataset === null) this.clear();
+    // A flat folder's classes came from a metadata file: its attributes are in the same file.
+    const labels = this.classify.labelMetadata;
+    if (dataset?.layout.labelSource && labels) {
+      this.clear();
+      this.table = labels.table;
+      this.origin = labels.origin;
+      return;
+    }
     if (!dataset || this.origin === 'picked') return;
     const i = findMetadataFile(dataset.entries.map((e) => e.path));
     if (i === null) return;
@@ -239,10 +339,11 @@ export class SlicesState {
    * The bench's `slices` object for the named columns: `{ <column>: { groups, worst, best, gap,
    * gap_ci95, gap_p_value } }`; an unknown column throws, naming the columns there are.
    */
-  benchJson(columns: string[]): Record<string, Record<string, unknown>> {
+  async benchJson(columns: string[]): Promise<Record<string, Record<string, unknown>>> {
+    const summaries = await this.update();
     const out: Record<string, Record<string, unknown>> = {};
     for (const name of columns) {
-      const s = this.summaries.find((x) => x.attribute === name);
+      const s = summaries.find((x) => x.attribute === name);
       if (!s) {
         const names = this.attributes.map((c) => c.name).join(', ');
         throw new Error(
@@ -255,7 +356,8 @@ export class SlicesState {
   }
 
   /** The per-slice export: the bench's object for every attribute plus every figure per group. */
-  exportJson(): Record<string, unknown> {
+  async exportJson(): Promise<Record<string, unknown>> {
+    const summaries = await this.update();
     return {
       metadata: this.table?.name ?? null,
       label_rule: this.labelRule.column ? `any of “${this.labelRule.column}”` : 'folder',
@@ -264,14 +366,14 @@ export class SlicesState {
       bins: Object.fromEntries(
         this.attributes.filter((c) => c.kind === 'number').map((c) => [c.name, this.cutsFor(c.name)]),
       ),
-      slices: this.benchJson(this.summaries.map((s) => s.attribute)),
-      gap_p_holm: Object.fromEntries(this.summaries.map((s) => [s.attribute, s.gap_p_holm])),
-      groups: this.summaries.flatMap(sliceRows),
+      slices: await this.benchJson(summaries.map((s) => s.attribute)),
+      gap_p_holm: Object.fromEntries(summaries.map((s) => [s.attribute, s.gap_p_holm])),
+      groups: summaries.flatMap(sliceRows),
     };
   }
 
-  exportCsv(): string {
-    const rows = this.summaries.flatMap(sliceRows);
+  async exportCsv(): Promise<string> {
+    const rows = (await this.update()).flatMap(sliceRows);
     if (rows.length === 0) return '';
     const cols = Object.keys(rows[0]!);
     const esc = (v: unknown) => {

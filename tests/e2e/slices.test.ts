@@ -187,8 +187,10 @@ test('a Dollar-Street-shaped CSV: slices, heatmap, map, a slice’s errors, expo
   const rule = await page.evaluate(() => window.zsw.slices.labelRule);
   expect(rule).toEqual({ column: 'imagenet_sysnet_id', matched: 999, note: null });
 
-  // The attribute table: every generated attribute, Holm p-values shown.
+  // The attribute table: every generated attribute, Holm p-values shown (once the worker has computed them).
   const table = page.getByTestId('slice-table');
+  await table.waitFor();
+  await expect.poll(() => page.evaluate(() => window.zsw.slices.computing)).toBe(false);
   for (const a of ['country.name', 'region.id', 'income', 'topics'])
     expect(await table.locator(`tr[data-attribute="${a}"]`).count()).toBe(1);
 
@@ -249,8 +251,13 @@ test('a Dollar-Street-shaped CSV: slices, heatmap, map, a slice’s errors, expo
       `income bins ${incomeGroups.join(' ')}; view checks ${Date.now() - t0} ms`,
   );
   // A comparison's model table computes each run's slices the same way (here, the Evaluate tab's run).
-  const perRun = await page.evaluate(() =>
-    window.zsw.slices.summariesFor(window.zsw.classify.run).map((s) => [s.attribute, s.gap, s.gap_ci95, s.gap_p_value]),
+  const perRun = await page.evaluate(async () =>
+    (await window.zsw.slices.summariesFor(window.zsw.classify.run)).map((s) => [
+      s.attribute,
+      s.gap,
+      s.gap_ci95,
+      s.gap_p_value,
+    ]),
   );
   expect(
     perRun
@@ -273,3 +280,59 @@ test('a Dollar-Street-shaped CSV: slices, heatmap, map, a slice’s errors, expo
   });
   expect(errors).toEqual([]);
 }, 120_000);
+
+test('switching attributes, sizes, bins and the heatmap quickly: no main-thread long task from the statistics', async () => {
+  const computing = () => page.evaluate(() => window.zsw.slices.computing);
+  const settle = async () => {
+    await expect.poll(computing, { timeout: 60_000 }).toBe(false);
+    // Two frames, so the last render is inside the observed window.
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  };
+  await page.getByTestId('slice-table').waitFor();
+  await settle();
+  const columns = ['country.name', 'region.id', 'income', 'topics'];
+  const before = await page.evaluate((c) => window.zsw.slices.benchJson(c), columns);
+  await page.evaluate(() => {
+    const w = window as unknown as { __sliceTasks: { at: number; ms: number }[] };
+    w.__sliceTasks = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) w.__sliceTasks.push({ at: e.startTime, ms: e.duration });
+    }).observe({ type: 'longtask' });
+  });
+  const t0 = Date.now();
+  // Each of these recomputes every attribute's groups, intervals, bootstrap and permutation test
+  // (or the heatmap's cells); done back to back, as a user clicking through them.
+  const attribute = page.getByTestId('slice-attribute');
+  const minSize = page.getByTestId('min-size');
+  for (const a of ['region.id', 'income', 'topics', 'country.name']) await attribute.selectOption(a);
+  for (const v of ['20', '45', '10', '30']) await minSize.fill(v);
+  await page.getByTestId('heat-row').selectOption('country.name');
+  await page.getByTestId('heat-col').selectOption('topics');
+  await page.getByTestId('heat-row').selectOption('region.id');
+  await page.getByTestId('heat-col').selectOption('income');
+  await page.getByLabel('include smaller groups in worst, best and gap').check();
+  await page.getByLabel('include smaller groups in worst, best and gap').uncheck();
+  await attribute.selectOption('income');
+  await page.getByLabel('Bin edges of income').fill('100, 500, 2600');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.getByRole('button', { name: 'Quartiles' }).click();
+  await page.getByTestId('label-rule').selectOption('');
+  await page.getByTestId('label-rule').selectOption('imagenet_sysnet_id');
+  await settle();
+  const ms = Date.now() - t0;
+  const tasks = await page.evaluate(
+    () => (window as unknown as { __sliceTasks: { at: number; ms: number }[] }).__sliceTasks,
+  );
+  const longest = Math.max(0, ...tasks.map((t) => t.ms));
+  console.log(
+    `slices long tasks while switching (${ms} ms): ${tasks.length} ≥ 50 ms, longest ${Math.round(longest)} ms ` +
+      `[${tasks.map((t) => Math.round(t.ms)).join(', ')}]`,
+  );
+  // Back at the same settings, the figures are those from before (the last job won, none was lost).
+  expect(await page.evaluate(() => window.zsw.slices.labelRule.column)).toBe('imagenet_sysnet_id');
+  expect(await page.evaluate((c) => window.zsw.slices.benchJson(c), columns)).toEqual(before);
+  expect(await page.getByTestId('slice-heatmap').locator('g.cell').count()).toBeGreaterThan(0);
+  console.log(`slices: last statistics job ${Math.round(await page.evaluate(() => window.zsw.slices.computeMs))} ms`);
+  expect(longest).toBeLessThan(50);
+  expect(errors).toEqual([]);
+}, 180_000);

@@ -52,6 +52,10 @@ export interface ZswHandle {
     indexing: { done: number; total: number; ms: number | null } | null;
     useCache: boolean;
     storageWarning: string | null;
+    flatFolder: boolean;
+    labelMetadata: { table: { name: string }; origin: string; column: string | null } | null;
+    labelColumn: string | null;
+    useLabelMetadata(name: string, text: string, column?: string | null): Promise<boolean>;
     setTemplateChoice(choice: string): void;
     start(limit?: number): Promise<boolean>;
     cancel(): void;
@@ -92,12 +96,16 @@ export interface ZswHandle {
     error: UserError | null;
     match: { missing: string[]; unlisted: string[]; rowOf: ArrayLike<number> } | null;
     labelRule: { column: string | null; matched: number; note: string | null };
+    /** The statistics of the current settings are being computed in the worker. */
+    computing: boolean;
+    /** Worker time of the last finished statistics job (ms). */
+    computeMs: number;
     importText(name: string, text: string): boolean;
-    benchJson(columns: string[]): Record<string, Record<string, unknown>>;
-    exportJson(): Record<string, unknown>;
+    benchJson(columns: string[]): Promise<Record<string, Record<string, unknown>>>;
+    exportJson(): Promise<Record<string, unknown>>;
     summariesFor(
       run: unknown,
-    ): { attribute: string; gap: number | null; gap_ci95: number[] | null; gap_p_value: number | null }[];
+    ): Promise<{ attribute: string; gap: number | null; gap_ci95: number[] | null; gap_p_value: number | null }[]>;
   };
   concepts: {
     error: UserError | null;
