@@ -11,6 +11,8 @@ export type WorkbenchErrorCode =
   | 'image-decode'
   | 'bad-input'
   | 'backend-unavailable'
+  /** The GPU device went with a batch in flight and this worker's runtime runs nothing more: a fresh worker is needed. */
+  | 'gpu-lost'
   | 'cancelled'
   | 'internal';
 

@@ -18,7 +18,7 @@ import {
 import { RESAMPLE_NAMES } from '../core/pil-resize';
 import { normalizeRows } from '../core/vector';
 import { float32ToHalf } from '../core/float16';
-import { WorkbenchError, cancelledError } from '../data/errors';
+import { WorkbenchError, cancelledError, describeError } from '../data/errors';
 import { ModelFiles, type ProgressFn } from '../data/model-fetch';
 import { hashParts } from '../data/content-hash';
 import {
@@ -387,18 +387,20 @@ export class ClipModel {
       // Give the device's `lost` promise a moment to settle before deciding.
       await new Promise((r) => setTimeout(r, 50));
       if (!this.deviceLost) throw e;
-      await this.fallBackToWasm(e instanceof Error ? e.message : String(e));
+      // The reason without the code and the "device was lost" wrapper the notice adds itself.
+      const why = describeError(e).message.replace(/^The GPU device was lost \((.*)\)\.?$/s, '$1');
+      await this.fallBackToWasm(why);
       try {
         return await attempt();
       } catch (again) {
         // A WebGPU run in flight when the device went never settles inside onnxruntime-web's JSEP build,
         // which then refuses every later run in this worker ("Session already started").
         if (!/Session already started/.test(String(again))) throw again;
+        // The page rebuilds the model in a fresh worker on WASM and the run goes on (state/image-encoding.ts).
         throw new WorkbenchError(
-          'backend-unavailable',
+          'gpu-lost',
           'The GPU device was lost while a batch was running on it, and the runtime cannot run again in this ' +
-            'page. The images finished before the loss are saved: reload the page and run again (WASM is used ' +
-            'when WebGPU is unavailable) to encode only the rest.',
+            'worker. The images finished before the loss are saved.',
         );
       }
     }

@@ -25,6 +25,7 @@ const JOBS_PER_CALL = 2;
 
 export class DecodePool {
   private workers: Comlink.Remote<DecodeWorkerApi>[] | null = null;
+  private threads: Worker[] = [];
   private ready: Promise<void> | null = null;
 
   /** `connect` hands the model worker its end of a decode worker's channel. */
@@ -39,6 +40,7 @@ export class DecodePool {
       for (let i = 0; i < this.size; i++) {
         // Vite bundles the worker from this exact `new Worker(new URL(…, import.meta.url))` form.
         const w = new Worker(new URL('../../workers/decode.worker.ts', import.meta.url), { type: 'module' });
+        this.threads.push(w);
         const api = Comlink.wrap<DecodeWorkerApi>(w);
         const ch = new MessageChannel();
         await api.connect(Comlink.transfer(ch.port1, [ch.port1]));
@@ -47,6 +49,13 @@ export class DecodePool {
       }
       this.workers = workers;
     })());
+  }
+
+  /** Stop every decode worker (their channels lead to a model worker that is gone). */
+  terminate(): void {
+    this.threads.forEach((w) => w.terminate());
+    this.threads = [];
+    this.workers = null;
   }
 
   /**

@@ -13,7 +13,7 @@ import type {
 } from '../../workers/clip-api';
 import type { ImageItem, ImageEmbeddingResult } from '../../workers/clip-api';
 import type { ModelSource, DtypeOption } from '../data/model-files';
-import { describeError, type WorkbenchErrorCode } from '../data/errors';
+import { describeError, WorkbenchError, type WorkbenchErrorCode } from '../data/errors';
 import { rememberDecision, rememberedDecisions } from './backend-memory';
 import { hasProbabilities, withUserScalars, type Scoring } from '../core/model-family';
 
@@ -70,14 +70,57 @@ export class EngineState {
   /** Whether probabilities can be shown (false for SigLIP until its scale and bias are known). */
   readonly hasProbabilities = $derived(this.scoring !== null && hasProbabilities(this.scoring));
 
-  private api: Comlink.Remote<ClipWorkerApi>;
+  private api!: Comlink.Remote<ClipWorkerApi>;
   private lastLoad: { source: ModelSource; dtype: DtypeChoice } | null = null;
-  private worker: Worker;
+  private worker!: Worker;
+  /** Encodes counted by model workers this page has replaced (a GPU loss rebuilds the model in a new one). */
+  private countBase = { images: 0, texts: 0 };
+  /** Listeners told when the model worker is replaced (the decode pool rewires to the new one). */
+  private onReplace: (() => void)[] = [];
 
   constructor() {
+    this.startWorker();
+  }
+
+  private startWorker(): void {
     // Vite bundles the worker from this exact `new URL(…, import.meta.url)` form.
     this.worker = new Worker(new URL('../../workers/clip.worker.ts', import.meta.url), { type: 'module' });
     this.api = Comlink.wrap<ClipWorkerApi>(this.worker);
+  }
+
+  /** Call `f` whenever the model worker is replaced. */
+  onWorkerReplaced(f: () => void): void {
+    this.onReplace.push(f);
+  }
+
+  /**
+   * After a GPU loss left the model worker's runtime unable to run (a batch was in flight on the lost
+   * device; onnxruntime-web never settles it), load the same model and weights on WASM in a fresh worker.
+   * Same model, same generation: a run in progress carries on with the images not yet embedded.
+   */
+  async restartOnWasm(): Promise<void> {
+    const l = this.lastLoad;
+    const before = this.info;
+    if (!l || !before) throw new WorkbenchError('internal', 'No model to reload after the GPU loss.');
+    const old = await Promise.race([
+      this.api.encodeCounts(),
+      new Promise<null>((r) => setTimeout(() => r(null), 1000)),
+    ]).catch(() => null);
+    if (old) this.countBase = { images: this.countBase.images + old.images, texts: this.countBase.texts + old.texts };
+    this.worker.terminate();
+    this.startWorker();
+    this.onReplace.forEach((f) => f());
+    const info = await this.api.load(
+      l.source,
+      { backend: 'wasm', dtype: before.dtype, remembered: {}, remeasure: false },
+      Comlink.proxy(() => undefined),
+      Comlink.proxy((m: string) => this.notify(m)),
+    );
+    this.info = info;
+    this.notices.push(
+      'The GPU device was lost while a batch was running on it; the model was reloaded on WASM (CPU) in a new ' +
+        'worker and the run goes on from the images not yet embedded, more slowly.',
+    );
   }
 
   /** Set (or clear, with null) the scale and bias of the loaded model; remembered for its id. */
@@ -186,8 +229,9 @@ export class EngineState {
   }
 
   /** Images and texts the model worker has encoded since the page opened (tests count them). */
-  encodeCounts(): Promise<{ images: number; texts: number }> {
-    return this.api.encodeCounts();
+  async encodeCounts(): Promise<{ images: number; texts: number }> {
+    const c = await this.api.encodeCounts();
+    return { images: this.countBase.images + c.images, texts: this.countBase.texts + c.texts };
   }
 
   /** Testing hook, reachable from automation: destroy the GPU device under the running model. */

@@ -8,7 +8,7 @@
 import type { Skipped } from '../core/image-folder';
 import { imageNotes } from '../data/image-decode';
 import * as Comlink from 'comlink';
-import { WorkbenchError, cancelledError } from '../data/errors';
+import { WorkbenchError, cancelledError, describeError } from '../data/errors';
 import type { StreamBatch } from '../../workers/clip-api';
 import { DecodePool } from './decode-pool';
 import type { EngineState } from './engine.svelte';
@@ -23,9 +23,16 @@ const WINDOW = 32;
 let nextRunId = 1;
 let pool: DecodePool | null = null;
 
-/** The page's decode pool, wired to the model worker on first use. */
+/** The page's decode pool, wired to the model worker on first use (and again when that worker is replaced). */
 function decodePool(engine: EngineState): DecodePool {
-  return (pool ??= new DecodePool((port) => engine.pipeline.connectDecoder(port)));
+  if (!pool) {
+    engine.onWorkerReplaced(() => {
+      pool?.terminate();
+      pool = null;
+    });
+    pool = new DecodePool((port) => engine.pipeline.connectDecoder(port));
+  }
+  return pool;
 }
 
 export interface EncodeImages {
@@ -57,31 +64,40 @@ export function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
 
 /**
  * Returns the failures (unreadable or undecodable files), the remarks on images evaluated with a
- * caveat (see `imageNotes`), and how many images were encoded.
+ * caveat (see `imageNotes`), and how many images were encoded. When the GPU device goes with a batch in
+ * flight and the model worker cannot run again, the model is reloaded on WASM in a fresh worker and the
+ * images not embedded yet are encoded there (once; a second loss is an error).
  */
 export async function encodeMissingImages(
   a: EncodeImages,
 ): Promise<{ failed: Skipped[]; notes: Skipped[]; encoded: number; ms: number }> {
   const { engine, cache, paths, blobs, lookup } = a;
   const { hashes, unreadable } = lookup;
-  const dim = engine.info!.embeddingDim;
   const failed: Skipped[] = [];
-  const todo: number[] = [];
-  const queued = new Set<string>();
   hashes.forEach((h, i) => {
     if (h === null) failed.push({ file: paths[i]!, reason: unreadable.get(i) ?? 'it could not be read' });
-    else if (!cache.image(h) && !queued.has(h)) {
-      queued.add(h);
-      todo.push(i);
-    }
   });
-  let stored = hashes.length - failed.length - todo.length;
+  /** Images still to embed: one per distinct content not in the cache and not failed. */
+  const pending = () => {
+    const failedFiles = new Set(failed.map((f) => f.file));
+    const todo: number[] = [];
+    const queued = new Set<string>();
+    hashes.forEach((h, i) => {
+      if (h !== null && !cache.image(h) && !queued.has(h) && !failedFiles.has(paths[i]!)) {
+        queued.add(h);
+        todo.push(i);
+      }
+    });
+    return todo;
+  };
+  const todo = pending();
+  const progress = { stored: hashes.length - failed.length - todo.length, encoded: 0 };
   if (todo.length > 0) {
     await cache.beginRun({
       id: crypto.randomUUID(),
       ...a.run,
       totalImages: hashes.length,
-      storedImages: stored,
+      storedImages: progress.stored,
       startedAt: Date.now(),
       updatedAt: Date.now(),
     });
@@ -89,64 +105,19 @@ export async function encodeMissingImages(
   const t0 = performance.now();
   a.onStart(hashes.length - todo.length, hashes.length);
   if (failed.length > 0) a.onChunk(0, failed);
-  let encoded = 0;
   const generation = engine.generation;
   const runBackend = engine.info!.backend;
   const signal = a.signal ?? new AbortController().signal;
   const notes = imageNotes(paths, blobs);
   notes.catch(() => undefined); // awaited below
   if (todo.length > 0) {
-    const pipe = engine.pipeline;
-    const run = nextRunId++;
-    await pipe.openStream(run);
-    // Stops dispatch when the run is cancelled or the model worker gives up (another model loaded…).
-    const stop = new AbortController();
-    const onAbort = () => {
-      void pipe.cancelStream(run);
-      stop.abort();
-      wakeAll();
-    };
-    signal.addEventListener('abort', onAbort);
-    let answered = 0;
-    // Every decode lane waiting for room in the window (one per decode worker).
-    let waiters: (() => void)[] = [];
-    const wakeAll = () => {
-      const w = waiters;
-      waiters = [];
-      w.forEach((f) => f());
-    };
-    const admit = async (dispatched: number) => {
-      while (!stop.signal.aborted && dispatched - answered >= WINDOW) {
-        await new Promise<void>((r) => waiters.push(r));
-      }
-    };
-    const onBatch = (b: StreamBatch) => {
-      answered += b.seqs.length + b.failed.length;
-      wakeAll();
-      for (const f of b.failed) failed.push({ file: f.file ?? paths[todo[f.seq]!]!, reason: f.reason });
-      if (b.seqs.length > 0) {
-        encoded += b.seqs.length;
-        stored += b.seqs.length;
-        // Rows go to the cache under the backend that made them (the run's, until a GPU loss switches it).
-        const key = cache.visionKey.replace(new RegExp(`:${runBackend}(?=:|$)`), `:${b.backend || runBackend}`);
-        cache.putImages(
-          b.seqs.map((q) => hashes[todo[q]!]!),
-          b.embeddings,
-          dim,
-          stored,
-          key,
-        );
-      }
-      a.onChunk(b.seqs.length + b.failed.length, failed);
-    };
     try {
-      const embedding = pipe.embedStream(run, todo.length, Comlink.proxy(onBatch));
-      embedding.catch(() => onAbort());
-      const jobs = todo.map((i, seq) => ({ run, seq, name: paths[i]!, blob: blobs[i]! }));
-      await decodePool(engine).dispatch(jobs, engine.info!.preprocess, engine.resizeMode, admit, stop.signal);
-      await embedding;
-    } finally {
-      signal.removeEventListener('abort', onAbort);
+      await encodeRound(a, todo, failed, progress, runBackend, signal);
+    } catch (e) {
+      if (describeError(e).code !== 'gpu-lost' || signal.aborted) throw e;
+      await engine.restartOnWasm();
+      const rest = pending();
+      if (rest.length > 0) await encodeRound(a, rest, failed, progress, runBackend, signal);
     }
     if (engine.generation !== generation) {
       throw new WorkbenchError(
@@ -159,5 +130,74 @@ export async function encodeMissingImages(
   // A file that failed is listed among the failures only, whatever its header says.
   const failedFiles = new Set(failed.map((f) => f.file));
   const remarks = (await notes).filter((n) => !failedFiles.has(n.file));
-  return { failed, notes: remarks, encoded, ms: performance.now() - t0 };
+  return { failed, notes: remarks, encoded: progress.encoded, ms: performance.now() - t0 };
+}
+
+/**
+ * Encode the images `todo` (indices into the run) in the model worker: decode in the pool, batches back
+ * written to the cache under the backend that made them; failures appended to `failed`.
+ */
+async function encodeRound(
+  a: EncodeImages,
+  todo: number[],
+  failed: Skipped[],
+  progress: { stored: number; encoded: number },
+  runBackend: string,
+  signal: AbortSignal,
+): Promise<void> {
+  const { engine, cache, paths, blobs } = a;
+  const hashes = a.lookup.hashes;
+  const dim = engine.info!.embeddingDim;
+  const pipe = engine.pipeline;
+  const run = nextRunId++;
+  await pipe.openStream(run);
+  // Stops dispatch when the run is cancelled or the model worker gives up (another model loaded…).
+  const stop = new AbortController();
+  const onAbort = () => {
+    void pipe.cancelStream(run);
+    stop.abort();
+    wakeAll();
+  };
+  signal.addEventListener('abort', onAbort);
+  let answered = 0;
+  // Every decode lane waiting for room in the window (one per decode worker).
+  let waiters: (() => void)[] = [];
+  const wakeAll = () => {
+    const w = waiters;
+    waiters = [];
+    w.forEach((f) => f());
+  };
+  const admit = async (dispatched: number) => {
+    while (!stop.signal.aborted && dispatched - answered >= WINDOW) {
+      await new Promise<void>((r) => waiters.push(r));
+    }
+  };
+  const onBatch = (b: StreamBatch) => {
+    answered += b.seqs.length + b.failed.length;
+    wakeAll();
+    for (const f of b.failed) failed.push({ file: f.file ?? paths[todo[f.seq]!]!, reason: f.reason });
+    if (b.seqs.length > 0) {
+      progress.encoded += b.seqs.length;
+      progress.stored += b.seqs.length;
+      // Rows go to the cache under the backend that made them (the run's, until a GPU loss switches it).
+      const key = cache.visionKey.replace(new RegExp(`:${runBackend}(?=:|$)`), `:${b.backend || runBackend}`);
+      cache.putImages(
+        b.seqs.map((q) => hashes[todo[q]!]!),
+        b.embeddings,
+        dim,
+        progress.stored,
+        key,
+      );
+    }
+    a.onChunk(b.seqs.length + b.failed.length, failed);
+  };
+  try {
+    const embedding = pipe.embedStream(run, todo.length, Comlink.proxy(onBatch));
+    embedding.catch(() => onAbort());
+    const jobs = todo.map((i, seq) => ({ run, seq, name: paths[i]!, blob: blobs[i]! }));
+    await decodePool(engine).dispatch(jobs, engine.info!.preprocess, engine.resizeMode, admit, stop.signal);
+    await embedding;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
