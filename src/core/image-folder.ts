@@ -78,10 +78,14 @@ export const CLUTTER_REASON = 'system file (not part of the data)';
  * dot-folders such as `.git/`. They are skipped and counted, never taken as images or classes.
  */
 export function isClutter(path: string): boolean {
-  const parts = path.split('/');
-  const base = parts[parts.length - 1]!;
+  const base = path.slice(path.lastIndexOf('/') + 1);
   if (/^(\.DS_Store|Thumbs\.db|ehthumbs\.db|desktop\.ini|Icon\r|\._.*)$/i.test(base)) return true;
-  return parts.slice(0, -1).some((d) => d === '__MACOSX' || (d.startsWith('.') && d !== '.' && d !== '..'));
+  // Most paths have no folder named __MACOSX or starting with a dot: skip the split for them (50,000-file intake).
+  if (!path.includes('__MACOSX') && !path.startsWith('.') && !path.includes('/.')) return false;
+  return path
+    .split('/')
+    .slice(0, -1)
+    .some((d) => d === '__MACOSX' || (d.startsWith('.') && d !== '.' && d !== '..'));
 }
 
 /** Code-point order (Python's `sorted`), not locale order: class indices must match other tools. */
@@ -93,18 +97,28 @@ export function byCodePoint(a: string, b: string): number {
 function commonRoot(paths: string[]): string[] {
   if (paths.length === 0) return [];
   let prefix = (paths[0] as string).split('/').slice(0, -1);
+  // "a/b/" as text: a path under it needs no split (the common case: every path starts with the picked folder).
+  let text = prefix.length ? `${prefix.join('/')}/` : '';
   for (const p of paths) {
+    if (text && p.startsWith(text)) continue;
     const dirs = p.split('/').slice(0, -1);
     let k = 0;
     while (k < prefix.length && k < dirs.length && prefix[k] === dirs[k]) k++;
     prefix = prefix.slice(0, k);
     if (prefix.length === 0) break;
+    text = `${prefix.join('/')}/`;
   }
   return prefix;
 }
 
+function slashes(path: string): number {
+  let n = 0;
+  for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) n++;
+  return n;
+}
+
 /** Directory depth of a path below `root` (0 = directly in it). */
-const depthBelow = (path: string, root: string[]) => path.split('/').length - 1 - root.length;
+const depthBelow = (path: string, root: string[]) => slashes(path) - root.length;
 
 /**
  * Read the layout. Class folders give the classes, unless the folder is flat and `labels` are given:
@@ -113,7 +127,9 @@ const depthBelow = (path: string, root: string[]) => path.split('/').length - 1 
  */
 export function readImageFolder(entries: FolderEntry[], labels?: ImageLabels): ImageFolderLayout {
   const root = commonRoot(entries.map((e) => e.path));
-  const images = entries.filter((e) => isImageName(e.path, e.type) && !isClutter(e.path));
+  // Whether each path is an image, decided once (50,000-file folders).
+  const isImage = entries.map((e) => isImageName(e.path, e.type));
+  const images = entries.filter((e, i) => isImage[i] && !isClutter(e.path));
   // Every image directly in one folder: the folder picked (or images dropped loose, root '').
   const flat = images.length > 0 && images.every((e) => depthBelow(e.path, root) === 0);
   const byMetadata = flat && labels !== undefined;
@@ -145,7 +161,7 @@ export function readImageFolder(entries: FolderEntry[], labels?: ImageLabels): I
       return;
     }
     const slash = path.indexOf('/');
-    const image = isImageName(path, entries[i]?.type);
+    const image = isImage[i]!;
     if (slash < 0 && byMetadata && image) {
       pending.push({ path, folder: '', entry: i });
       return;

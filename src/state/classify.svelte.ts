@@ -167,7 +167,8 @@ export class ClassifyState {
         this.metadataWarning = describeError(e).message;
       }
     }
-    await this.relabel();
+    // The layout just read holds unless a metadata file now labels the flat folder.
+    await this.relabel(this.labelMetadata ? undefined : folderLayout);
   }
 
   /** Label the picked flat folder with a metadata file the user picks (the bench's `--metadata`). */
@@ -201,12 +202,16 @@ export class ClassifyState {
   }
 
   /** Lay out the picked files: class folders, or a flat folder labelled by its metadata. */
-  private async relabel(): Promise<void> {
+  private async relabel(read?: ImageFolderLayout): Promise<void> {
     const entries = this.picked;
-    const files = entries.map((e) => ({ path: e.path, type: e.file.type }));
     const meta = this.labelMetadata;
     const column = this.labelColumn;
-    const layout = readImageFolder(files, meta && column ? metadataLabels(meta.table, column) : undefined);
+    const layout =
+      read ??
+      readImageFolder(
+        entries.map((e) => ({ path: e.path, type: e.file.type })),
+        meta && column ? metadataLabels(meta.table, column) : undefined,
+      );
     this.flatFolder = layout.flat;
     this.warnings = this.metadataWarning ? [this.metadataWarning] : [];
     this.run = null;
@@ -220,6 +225,8 @@ export class ClassifyState {
     const name = layout.root.split('/').pop() || 'dropped folder';
     // Read the class-name file before showing the folder, so the dataset and its names appear
     // together and a run can never start with the previous folder's names.
+    // A task boundary after laying out the folder, so a 50,000-file pick is two tasks, not one long one.
+    await new Promise((r) => setTimeout(r, 0));
     const names = await this.classNamesOf(entries, layout);
     this.dataset = { name, entries, layout };
     this.classNames = names.names;

@@ -292,7 +292,8 @@ test('50,000 files: intake stays responsive and shows progress', async () => {
       `${await page.getByTestId('indexing').textContent()}; longest main-thread task ${Math.max(0, ...longTasks).toFixed(0)} ms`,
   );
   expect(frameMs).toBeLessThan(100);
-  // setFolder lays out all 50,000 paths in one task (measured 2.3 s on a 2-core machine at load 25,
-  // about 0.5 s in Node); hashing after it is chunked. Not yet split: this bounds it.
-  expect(Math.max(0, ...longTasks)).toBeLessThan(4000);
+  // The folder is laid out once (40–90 ms in Node for 50,000 paths), then a task boundary, then the class
+  // names and the start of hashing (chunked). Measured: no task ≥ 50 ms on a 2-core machine (setFolder 84 ms
+  // in all); before, one task of 173 ms (two layouts in one task). 150 ms leaves room for a slower CI.
+  expect(Math.max(0, ...longTasks)).toBeLessThan(150);
 });
