@@ -178,7 +178,16 @@ test('the fault folder: each broken file fails with its own reason, clutter is s
 
   // Re-run with other templates: no image is encoded, so the header shows no rate at all.
   await page.getByTestId('template-choice').selectOption('simple');
+  const beforeAgain = requests.length;
   const again = await runAndWait(page);
+  // Model cached and the workers' code loaded: this evaluation makes no request at all (blob: URLs are the
+  // page's own thumbnails of local files, never a network request).
+  expect(
+    requests
+      .slice(beforeAgain)
+      .map((r) => r.url)
+      .filter((u) => !/^(blob|data):/.test(u)),
+  ).toEqual([]);
   expect(again.cache).toMatchObject({ image_hits: byKind('image').length, image_misses: 0 });
   expect(again.dataset.notes).toEqual(res.dataset.notes); // said from the file, not from the decode
   expect(await page.getByTestId('speed').textContent()).toBe('cached');
