@@ -5,14 +5,8 @@
  */
 import * as Comlink from 'comlink';
 import { classNamesFrom, readImageFolder, type ImageFolderLayout, type Skipped } from '../core/image-folder';
-import {
-  findMetadataFile,
-  LABEL_COLUMNS,
-  metadataLabels,
-  parseMetadataFile,
-  recognised,
-  type MetadataTable,
-} from '../data/metadata';
+import { classNamesOf, layoutProblem, type LabelMetadata } from './folder-labels';
+import { findMetadataFile, LABEL_COLUMNS, metadataLabels, parseMetadataFile, recognised } from '../data/metadata';
 import {
   isPresetId,
   parseTemplates,
@@ -53,14 +47,6 @@ export interface Dataset {
 }
 
 export type TemplateChoice = keyof typeof TEMPLATE_PRESETS | 'custom';
-
-/** A flat folder's label source: a metadata file (beside the images or picked) and its label column. */
-export interface LabelMetadata {
-  table: MetadataTable;
-  origin: 'beside the images' | 'picked';
-  /** The column the labels come from: the user's choice, else a recognised one; null when neither. */
-  column: string | null;
-}
 
 async function readText(f: PickedFile): Promise<string> {
   return f.file.text();
@@ -219,7 +205,7 @@ export class ClassifyState {
     this.error = null;
     if (layout.classes.length < 2) {
       this.dataset = null;
-      this.error = { code: 'bad-input', message: this.layoutProblem(layout) };
+      this.error = { code: 'bad-input', message: layoutProblem(layout, this.labelMetadata) };
       return;
     }
     const name = layout.root.split('/').pop() || 'dropped folder';
@@ -227,7 +213,8 @@ export class ClassifyState {
     // together and a run can never start with the previous folder's names.
     // A task boundary after laying out the folder, so a 50,000-file pick is two tasks, not one long one.
     await new Promise((r) => setTimeout(r, 0));
-    const names = await this.classNamesOf(entries, layout);
+    const names = await classNamesOf(entries, layout);
+    if (names.warning) this.warnings.push(names.warning);
     this.dataset = { name, entries, layout };
     this.classNames = names.names;
     this.unmatched = names.unmatched;
@@ -239,42 +226,6 @@ export class ClassifyState {
       this.customTemplatesName = 'templates.txt';
       this.templateChoice = 'custom';
       if (this.templateSet.error) this.warnings.push(this.templateSet.error);
-    }
-  }
-
-  /** What is wrong with a layout of fewer than two classes, said so a person can fix it. */
-  private layoutProblem(layout: ImageFolderLayout): string {
-    const meta = this.labelMetadata;
-    const src = layout.labelSource;
-    if (src)
-      return layout.classes.length === 0
-        ? `No image has a label in “${src.column}” of ${src.file}. Choose the column that holds the labels.`
-        : `Every labelled image has the same label in “${src.column}” of ${src.file} (“${layout.classes[0]}”); zero-shot classification needs at least two classes.`;
-    if (meta && layout.flat)
-      return `${meta.table.name} has no label column (${LABEL_COLUMNS.join(', ')}); choose the column that holds each image's label.`;
-    if (layout.classes.length === 0)
-      return "No images in class folders were found. Pick a folder with one subfolder per class (the ImageFolder layout), or a folder of images with a metadata file giving each image's label.";
-    return (
-      `Only one class folder (“${layout.classes[0]}”) was found; pick the folder that holds the class folders` +
-      (layout.flat
-        ? ", or add a metadata file (a .csv with a file and a label column) giving each image's label."
-        : '.')
-    );
-  }
-
-  private async classNamesOf(
-    entries: PickedFile[],
-    layout: ImageFolderLayout,
-  ): Promise<{ names: string[]; unmatched: string[]; source: string }> {
-    const idx = layout.classesJson ?? layout.classnamesTxt;
-    const file = idx !== null ? entries[idx]! : null;
-    const fileName = file ? (file.path.split('/').pop() ?? file.path) : '';
-    try {
-      const r = classNamesFrom(layout.classes, file ? { name: fileName, text: await readText(file) } : null);
-      return { ...r, source: file ? fileName : 'folder names' };
-    } catch (e) {
-      this.warnings.push(`${e instanceof Error ? e.message : String(e)} Using the folder names instead.`);
-      return { names: classNamesFrom(layout.classes, null).names, unmatched: [], source: 'folder names' };
     }
   }
 
