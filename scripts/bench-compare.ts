@@ -233,21 +233,38 @@ const LONG_TASKS = () => {
   }).observe({ type: 'longtask', buffered: true });
 };
 
+/** Chromium processes started by this process (their parent is us), by pid. */
+function chromiumChildren(): Set<number> {
+  const out = new Set<number>();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid && fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('chromium'))
+        out.add(Number(d));
+    } catch {
+      /* process ended */
+    }
+  }
+  return out;
+}
+
+/**
+ * A local Chromium and its process id (memory is summed over its process tree). Launched directly, not
+ * through launchServer + connect: a connected client uploads picked files over its socket one by one, and
+ * a 10,000-file folder pick never finished that way.
+ */
 async function launch(): Promise<{ browser: Browser; pid: number; close: () => Promise<void> }> {
-  const server = await chromium.launchServer({
+  const before = chromiumChildren();
+  const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     headless: true,
     args: CHROMIUM_ARGS,
   });
-  const browser = await chromium.connect(server.wsEndpoint());
-  return {
-    browser,
-    pid: server.process().pid!,
-    close: async () => {
-      await browser.close();
-      await server.close();
-    },
-  };
+  const pid = [...chromiumChildren()].find((p) => !before.has(p));
+  if (pid === undefined) throw new Error('the Chromium process was not found among this process’s children');
+  return { browser, pid, close: () => browser.close() };
 }
 
 /** (a) The app end to end: folder input → Retrieval run (images only, cache off) on `backend`. */
@@ -460,7 +477,20 @@ async function main(): Promise<void> {
       const train = imagesUnder(path.join(DATASETS, 'cifar10/train'));
       const files = [...cifarFiles.map((f) => `dev/${f}`), ...train.map((f) => `train/${f}`)].slice(0, n);
       const root = path.join(DATASETS, 'cifar10');
-      const d = { name: `cifar10-${files.length}`, dir: subsetFolder('memory', root, files), files };
+      const dir = subsetFolder('memory', root, files);
+      // CIFAR-10 here has 9,000 images; past that, byte variants of them (a tag after the PNG's IEND chunk,
+      // which decoders ignore): other content hashes, so each is hashed, decoded and encoded like a new photo.
+      for (let k = 0; files.length < n; k++) {
+        const src = files[k]!;
+        const f = `variants/${src.replace(/\//g, '_')}`;
+        fs.mkdirSync(path.join(dir, 'variants'), { recursive: true });
+        fs.writeFileSync(
+          path.join(dir, f),
+          Buffer.concat([fs.readFileSync(path.join(root, src)), Buffer.from(`v${k}`)]),
+        );
+        files.push(f);
+      }
+      const d = { name: `cifar10-${files.length}`, dir, files };
       log({ ...(await ours(app.url, modelName, d, 'wasm')), peer: 'ours-memory' });
     }
     const toy = path.join(MODELS, 'toy-clip-cifar10');
