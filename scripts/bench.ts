@@ -8,7 +8,8 @@
  *                    [--resize pil|browser] [--classnames <classes.json|classnames.txt>]
  *                    [--profile <dir>] [--no-cache] [--port 4179] [--frequencies <concept counts .json|.csv>]
  *                    [--metadata <per-image .csv|.tsv|.json|.jsonl> --slice-by <column>[,<column>]]
- *                    [--label-column <column>]   (a flat --data folder: labels from this --metadata column;
+ *                    [--label-column <column>]   (labels from this --metadata column: a flat --data folder, or one
+ *                                                 whose subfolders are not classes;
  *                                                 default a recognised one: label, object, imagenet_sysnet_id…)
  *                    [--logit-scale S] [--logit-bias=B]   (scoring scalars an export lacks, e.g. SigLIP's;
  *                                                        a negative bias needs the = form)
@@ -263,11 +264,16 @@ async function main() {
     const imported = opts.embeddings ? await importEmbeddings(page, dataDir, 'classify', fail) : null;
     if (!imported) await page.getByTestId('folder-input').setInputFiles(dataDir);
     await page.waitForFunction(() => window.zsw.classify.dataset !== null || window.zsw.classify.error !== null);
-    // A folder without class subfolders takes its labels from --metadata (as a file picked in the panel).
+    // A folder without class subfolders takes its labels from --metadata (as a file picked in the panel);
+    // one with subfolders does when --label-column says which column (its subfolders are not classes).
     const flat = await page.evaluate(() => window.zsw.classify.flatFolder);
-    if (opts.metadata && !flat && sliceBy.length === 0)
-      fail('--metadata needs --slice-by <column>[,<column>] (or a --data folder without class subfolders to label).');
-    if (opts.metadata && flat) {
+    const labelled = opts.metadata !== undefined && (flat || opts['label-column'] !== undefined);
+    if (opts.metadata && !labelled && sliceBy.length === 0)
+      fail(
+        '--metadata needs --slice-by <column>[,<column>], or --label-column <column> to take the labels from it ' +
+          '(a --data folder without class subfolders takes them without).',
+      );
+    if (labelled && opts.metadata) {
       const text = fs.readFileSync(opts.metadata, 'utf8');
       await page.evaluate(
         ([n, t, c]) => window.zsw.classify.useLabelMetadata(n!, t!, c ?? null),
@@ -275,8 +281,7 @@ async function main() {
       );
     }
     const intakeError = await page.evaluate(() => window.zsw.classify.error);
-    if (intakeError)
-      fail(`${opts.data}: ${intakeError.message}${flat && opts.metadata ? ' (name it with --label-column)' : ''}`);
+    if (intakeError) fail(`${opts.data}: ${intakeError.message}${labelled ? ' (name it with --label-column)' : ''}`);
     await chooseTemplates(page, opts.templates!);
     // Hashing starts when the folder is picked, as in the app, where a user sets classes and
     // templates meanwhile; the bench waits for it and reports it as `index_ms`, apart from the run.

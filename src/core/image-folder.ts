@@ -121,9 +121,10 @@ function slashes(path: string): number {
 const depthBelow = (path: string, root: string[]) => slashes(path) - root.length;
 
 /**
- * Read the layout. Class folders give the classes, unless the folder is flat and `labels` are given:
- * then the classes are the distinct label values (a list contributes each), sorted by code point,
- * and images without a row or with an empty label are skipped, by name, with the reason.
+ * Read the layout. Class folders give the classes, unless `labels` are given (a flat folder, or one whose
+ * subfolders are not classes, e.g. Dollar Street's `assets/<id>/`): then the classes are the distinct
+ * label values (a list contributes each), sorted by code point, images at any depth are labelled by
+ * their rows, and images without a row or with an empty label are skipped, by name, with the reason.
  */
 export function readImageFolder(entries: FolderEntry[], labels?: ImageLabels): ImageFolderLayout {
   const root = commonRoot(entries.map((e) => e.path));
@@ -132,7 +133,7 @@ export function readImageFolder(entries: FolderEntry[], labels?: ImageLabels): I
   const images = entries.filter((e, i) => isImage[i] && !isClutter(e.path));
   // Every image directly in one folder: the folder picked (or images dropped loose, root '').
   const flat = images.length > 0 && images.every((e) => depthBelow(e.path, root) === 0);
-  const byMetadata = flat && labels !== undefined;
+  const byMetadata = labels !== undefined;
   // The root never swallows the class level: a folder holding one class folder (or a class folder
   // picked by itself) keeps that folder as its one class, so the message can name it. A flat folder
   // labelled by metadata keeps its own folder as the root.
@@ -182,7 +183,7 @@ export function readImageFolder(entries: FolderEntry[], labels?: ImageLabels): I
       layout.skipped.push({ file: path, reason: 'not an image' });
       return;
     }
-    pending.push({ path, folder: path.slice(0, slash), entry: i });
+    pending.push({ path, folder: byMetadata ? '' : path.slice(0, slash), entry: i });
   });
   if (byMetadata) labelFromList(layout, pending, labels);
   else {

@@ -74,6 +74,11 @@ export class ClassifyState {
   labelMetadata = $state.raw<LabelMetadata | null>(null);
   /** The picked folder has no class subfolders (every image directly in it). */
   flatFolder = $state(false);
+  /**
+   * Where a folder with subfolders takes its labels: the class folders (default), or the label column of
+   * its metadata file (subfolders that are not classes, such as Dollar Street's one folder per photo).
+   */
+  labelsFrom = $state<'folders' | 'metadata'>('folders');
   /** The files last picked (kept so a metadata file or label column chosen later can relabel them). */
   private picked: PickedFile[] = [];
   /** A metadata file beside the images that could not be read (shown as a warning). */
@@ -141,20 +146,37 @@ export class ClassifyState {
     this.picked = entries;
     this.labelMetadata = null;
     this.metadataWarning = null;
+    this.labelsFrom = 'folders';
     const files = entries.map((e) => ({ path: e.path, type: e.file.type }));
     const folderLayout = readImageFolder(files);
-    const i = folderLayout.flat ? findMetadataFile(entries.map((e) => e.path)) : null;
+    this.flatFolder = folderLayout.flat;
+    const i = findMetadataFile(entries.map((e) => e.path));
     if (i !== null) {
       const f = entries[i]!;
       try {
         const table = parseMetadataFile(f.path.split('/').pop() ?? f.path, await f.file.text());
         this.labelMetadata = { table, origin: 'beside the images', column: null };
       } catch (e) {
-        this.metadataWarning = describeError(e).message;
+        // A flat folder needs it for its labels; beside class folders the Slices view reports it.
+        if (folderLayout.flat) this.metadataWarning = describeError(e).message;
       }
     }
-    // The layout just read holds unless a metadata file now labels the flat folder.
-    await this.relabel(this.labelMetadata ? undefined : folderLayout);
+    // Subfolders that give fewer than two classes (Dollar Street's assets/<id>/…) with a metadata file
+    // beside them: the labels come from the file unless the user says otherwise.
+    if (!folderLayout.flat && this.labelMetadata && folderLayout.classes.length < 2) this.labelsFrom = 'metadata';
+    // The layout just read holds unless a metadata file now labels the folder.
+    await this.relabel(this.labelledByMetadata ? undefined : folderLayout);
+  }
+
+  /** Labels come from the metadata: always for a flat folder, by choice for one with subfolders. */
+  private get labelledByMetadata(): boolean {
+    return this.labelMetadata !== null && (this.flatFolder || this.labelsFrom === 'metadata');
+  }
+
+  /** A folder with subfolders: take the labels from its class folders or from its metadata file. */
+  async setLabelsFrom(from: 'folders' | 'metadata'): Promise<void> {
+    this.labelsFrom = from;
+    await this.relabel();
   }
 
   /** Label the picked flat folder with a metadata file the user picks (the bench's `--metadata`). */
@@ -166,6 +188,8 @@ export class ClassifyState {
   async useLabelMetadata(name: string, text: string, column: string | null = null): Promise<boolean> {
     try {
       this.labelMetadata = { table: parseMetadataFile(name, text), origin: 'picked', column };
+      // A label file picked for a folder with subfolders means: labels from it, not from the folders.
+      this.labelsFrom = 'metadata';
     } catch (e) {
       this.error = describeError(e);
       return false;
@@ -196,7 +220,7 @@ export class ClassifyState {
       read ??
       readImageFolder(
         entries.map((e) => ({ path: e.path, type: e.file.type })),
-        meta && column ? metadataLabels(meta.table, column) : undefined,
+        meta && column && this.labelledByMetadata ? metadataLabels(meta.table, column) : undefined,
       );
     this.flatFolder = layout.flat;
     this.warnings = this.metadataWarning ? [this.metadataWarning] : [];
@@ -205,7 +229,10 @@ export class ClassifyState {
     this.error = null;
     if (layout.classes.length < 2) {
       this.dataset = null;
-      this.error = { code: 'bad-input', message: layoutProblem(layout, this.labelMetadata) };
+      this.error = {
+        code: 'bad-input',
+        message: layoutProblem(layout, this.labelledByMetadata ? this.labelMetadata : null),
+      };
       return;
     }
     const name = layout.root.split('/').pop() || 'dropped folder';

@@ -15,14 +15,17 @@ export interface LabelMetadata {
   column: string | null;
 }
 
-/** What is wrong with a layout of fewer than two classes, said so a person can fix it. */
+/**
+ * What is wrong with a layout of fewer than two classes, said so a person can fix it; `meta` is the
+ * metadata file meant to label the folder (null when the folders are the classes).
+ */
 export function layoutProblem(layout: ImageFolderLayout, meta: LabelMetadata | null): string {
   const src = layout.labelSource;
   if (src)
     return layout.classes.length === 0
       ? `No image has a label in “${src.column}” of ${src.file}. Choose the column that holds the labels.`
       : `Every labelled image has the same label in “${src.column}” of ${src.file} (“${layout.classes[0]}”); zero-shot classification needs at least two classes.`;
-  if (meta && layout.flat)
+  if (meta)
     return `${meta.table.name} has no label column (${LABEL_COLUMNS.join(', ')}); choose the column that holds each image's label.`;
   if (layout.classes.length === 0)
     return "No images in class folders were found. Pick a folder with one subfolder per class (the ImageFolder layout), or a folder of images with a metadata file giving each image's label.";

@@ -4,7 +4,10 @@
  * order says the class) with a `metadata.csv` giving each one's class, plus one image without a row
  * and one with an empty label. The same 100 images in class subfolders are run first; the flat run
  * must find the 10 classes from the labels, list the two unlabelled images by name, leave them out,
- * and give the same accuracy and the same per-image predictions.
+ * and give the same accuracy and the same per-image predictions. Then the same images in Dollar Street's
+ * layout (a folder per photo, `imageRelPath` and a `topics` column): the labels come from the metadata (its
+ * one subfolder cannot be the classes), the user names the column, and the run gives the class-folder run's
+ * metrics.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -52,6 +55,16 @@ beforeAll(async () => {
     fs.copyFileSync(path.join(dev, p), path.join(flat, name));
     rows.push(`${name},${p.split('/')[0]},${REGIONS[i % REGIONS.length]}`);
   });
+  // Dollar Street's own layout: one folder per photo (assets/<id>/<file>), imageRelPath and a label column.
+  const ds = path.join(dir, 'dollar-street');
+  const dsRows = ['imageRelPath,topics'];
+  used.forEach((p, i) => {
+    const rel = `assets/${String((i * 37) % used.length).padStart(3, '0')}/photo.jpg`;
+    fs.mkdirSync(path.join(ds, path.dirname(rel)), { recursive: true });
+    fs.copyFileSync(path.join(dev, p), path.join(ds, rel));
+    dsRows.push(`${rel},${p.split('/')[0]}`);
+  });
+  fs.writeFileSync(path.join(ds, 'metadata.csv'), dsRows.join('\n') + '\n');
   fs.copyFileSync(path.join(dev, extra[0]!), path.join(flat, 'no-row.jpg'));
   fs.copyFileSync(path.join(dev, extra[1]!), path.join(flat, 'no-label.jpg'));
   rows.push('no-label.jpg,,asia');
@@ -155,5 +168,37 @@ test('a flat folder with a metadata label column scores as the same images in cl
   expect(anyOf.metrics.acc1).toBe(right1 / 100);
   expect(anyOf.metrics.acc5).toBe(right5 / 100);
   expect(anyOf.dataset.labels).toEqual({ file: 'labels.csv', column: 'label' });
+  expect(errors).toEqual([]);
+}, 180_000);
+
+test('Dollar Street’s layout (a folder per photo): labels from the metadata instead of the folders', async () => {
+  const byFolder = await run(path.join(dir, 'nested'));
+  await page.getByTestId('folder-input').setInputFiles(path.join(dir, 'dollar-street'));
+  // Its one subfolder (assets/) cannot be the classes: the labels come from metadata.csv, whose label column
+  // (`topics`, not a name the app recognises) the user is asked for, then names.
+  await expect
+    .poll(() => page.evaluate(() => window.zsw.classify.error?.message ?? ''))
+    .toMatch(/metadata\.csv has no label column .*choose the column/);
+  expect(await page.getByTestId('labels-from').inputValue()).toBe('metadata');
+  expect(await page.getByTestId('label-column').inputValue()).toBe('');
+  await page.screenshot({
+    path: path.join(process.env.SCREENSHOT_DIR ?? os.tmpdir(), 'zsw-dollar-street-labels.png'),
+    fullPage: true,
+  });
+  await page.getByTestId('label-column').selectOption('topics');
+  await expect.poll(() => page.getByTestId('dataset-summary').textContent()).toMatch(/100 images in 10 classes/);
+  await page.getByTestId('template-choice').selectOption('simple');
+  expect(await page.evaluate(() => window.zsw.classify.start())).toBe(true);
+  const ds = (await page.evaluate(() => window.zsw.classify.resultsJson())) as unknown as Results;
+  console.log(
+    `Dollar Street layout, labels from topics: acc1 ${ds.metrics.acc1}, class folders ${byFolder.metrics.acc1}`,
+  );
+  expect(ds.dataset.labels).toEqual({ file: 'metadata.csv', column: 'topics' });
+  expect(ds.metrics).toEqual(byFolder.metrics);
+  // Back to the folders, as the user may choose: one class folder, said so.
+  await page.getByTestId('labels-from').selectOption('folders');
+  await expect
+    .poll(() => page.evaluate(() => window.zsw.classify.error?.message ?? ''))
+    .toMatch(/Only one class folder \(“assets”\)/);
   expect(errors).toEqual([]);
 }, 180_000);

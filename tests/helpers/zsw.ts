@@ -53,6 +53,8 @@ export interface ZswHandle {
     useCache: boolean;
     storageWarning: string | null;
     flatFolder: boolean;
+    labelsFrom: 'folders' | 'metadata';
+    setLabelsFrom(from: 'folders' | 'metadata'): Promise<void>;
     labelMetadata: { table: { name: string }; origin: string; column: string | null } | null;
     labelColumn: string | null;
     useLabelMetadata(name: string, text: string, column?: string | null): Promise<boolean>;

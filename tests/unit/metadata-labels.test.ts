@@ -1,7 +1,8 @@
 /**
  * A flat folder labelled by a metadata file: the classes are the label column's distinct values (a
  * list cell contributes each), every image's label comes from its row, images without a row or with
- * an empty label are skipped by name; a folder with class subfolders keeps its folder labels. And
+ * an empty label are skipped by name; a folder with subfolders is labelled by them unless labels are given
+ * (Dollar Street's one folder per photo). And
  * "any of" credit: the labels a run is scored against when an image accepts several classes.
  * Expectations counted by hand from the rows below.
  */
@@ -82,18 +83,29 @@ describe('a flat folder labelled by its metadata', () => {
     expect(plain.classes).toEqual(['photos']);
   });
 
-  test('a folder with class subfolders keeps its folder labels even with metadata labels', () => {
-    const nested = readImageFolder(
-      ['dev/cat/a.jpg', 'dev/dog/b.jpg', 'dev/metadata.csv'].map((path) => ({ path })),
+  test('a folder with subfolders: its folders without labels; with labels (subfolders that are not classes), its rows', () => {
+    const files = ['dev/cat/a.jpg', 'dev/dog/c.png', 'dev/metadata.csv'].map((path) => ({ path }));
+    const byFolder = readImageFolder(files);
+    expect(byFolder.flat).toBe(false);
+    expect(byFolder.labelSource).toBeNull();
+    expect(byFolder.classes).toEqual(['cat', 'dog']);
+    expect(byFolder.images.map((im) => [im.path, im.label])).toEqual([
+      ['cat/a.jpg', 0],
+      ['dog/c.png', 1],
+    ]);
+    // Dollar Street's layout: one folder per photo; a.jpg is a dog and c.png a bird in the rows.
+    const ds = readImageFolder(
+      ['ds/assets/1/a.jpg', 'ds/assets/2/c.png', 'ds/metadata.csv'].map((path) => ({ path })),
       metadataLabels(table, 'label'),
     );
-    expect(nested.flat).toBe(false);
-    expect(nested.labelSource).toBeNull();
-    expect(nested.classes).toEqual(['cat', 'dog']);
-    expect(nested.images.map((im) => [im.path, im.label])).toEqual([
-      ['cat/a.jpg', 0],
-      ['dog/b.jpg', 1],
+    expect(ds.flat).toBe(false);
+    expect(ds.labelSource).toEqual({ file: 'metadata.csv', column: 'label' });
+    expect(ds.classes).toEqual(['bird', 'dog']);
+    expect(ds.images.map((im) => [im.path, im.label])).toEqual([
+      ['assets/1/a.jpg', 1],
+      ['assets/2/c.png', 0],
     ]);
+    expect(ds.skipped).toEqual([]);
   });
 
   test('WordNet ids take their names from classes.json; other labels are their own prompt names', () => {
