@@ -22,17 +22,19 @@ const WINDOW = 32;
 
 let nextRunId = 1;
 let pool: DecodePool | null = null;
+/** Engines whose model-worker replacement drops the pool (registered once each). */
+const watching = new WeakSet<EngineState>();
 
 /** The page's decode pool, wired to the model worker on first use (and again when that worker is replaced). */
 function decodePool(engine: EngineState): DecodePool {
-  if (!pool) {
+  if (!watching.has(engine)) {
+    watching.add(engine);
     engine.onWorkerReplaced(() => {
       pool?.terminate();
       pool = null;
     });
-    pool = new DecodePool((port) => engine.pipeline.connectDecoder(port));
   }
-  return pool;
+  return (pool ??= new DecodePool((port) => engine.pipeline.connectDecoder(port)));
 }
 
 export interface EncodeImages {
