@@ -289,9 +289,11 @@ export class SlicesState {
     if (dataset === this.seen) return;
     this.seen = dataset;
     if (this.origin === 'beside the images' || dataset === null) this.clear();
-    // A flat folder's classes came from a metadata file: its attributes are in the same file.
+    // The folder's classes came from a metadata file (its attributes are in the same file), or the intake
+    // already read the file beside the images (not parsed twice).
     const labels = this.classify.labelMetadata;
-    if (dataset?.layout.labelSource && labels) {
+    const besides = labels?.origin === 'beside the images' && this.origin !== 'picked';
+    if (dataset && labels && (dataset.layout.labelSource || besides)) {
       this.clear();
       this.table = labels.table;
       this.origin = labels.origin;
