@@ -54,27 +54,41 @@ export function queriesOf(run: RetrievalRun, direction: RetrievalDirection): Que
   });
 }
 
-/** Pair two runs' queries in one direction; queries only one run has (an image failed in it) are left out. */
+/** Two runs' ranks on their common queries in one direction, in A's order (queries only one run has are left out). */
+export function pairRanks(
+  a: RetrievalRun,
+  b: RetrievalRun,
+  direction: RetrievalDirection,
+): Omit<PairedQueries, 'k' | 'rightA' | 'rightB'> {
+  const inB = new Map(queriesOf(b, direction).map((q) => [q.key, q.rank]));
+  const both = queriesOf(a, direction).filter((q) => inB.has(q.key));
+  return {
+    direction,
+    query: both.map((q) => q.query),
+    image: both.map((q) => q.image),
+    rankA: Int32Array.from(both, (q) => q.rank),
+    rankB: Int32Array.from(both, (q) => inB.get(q.key)!),
+  };
+}
+
+/** The paired ranks read at K: 1 where the rank is ≤ K. */
+export function atK(p: Omit<PairedQueries, 'k' | 'rightA' | 'rightB'>, k: RecallK): PairedQueries {
+  return {
+    ...p,
+    k,
+    rightA: Uint8Array.from(p.rankA, (r) => (r <= k ? 1 : 0)),
+    rightB: Uint8Array.from(p.rankB, (r) => (r <= k ? 1 : 0)),
+  };
+}
+
+/** Pair two runs' queries in one direction at K. */
 export function pairRetrieval(
   a: RetrievalRun,
   b: RetrievalRun,
   direction: RetrievalDirection,
   k: RecallK,
 ): PairedQueries {
-  const inB = new Map(queriesOf(b, direction).map((q) => [q.key, q.rank]));
-  const both = queriesOf(a, direction).filter((q) => inB.has(q.key));
-  const rankA = Int32Array.from(both, (q) => q.rank);
-  const rankB = Int32Array.from(both, (q) => inB.get(q.key)!);
-  return {
-    direction,
-    k,
-    query: both.map((q) => q.query),
-    image: both.map((q) => q.image),
-    rankA,
-    rankB,
-    rightA: Uint8Array.from(rankA, (r) => (r <= k ? 1 : 0)),
-    rightB: Uint8Array.from(rankB, (r) => (r <= k ? 1 : 0)),
-  };
+  return atK(pairRanks(a, b, direction), k);
 }
 
 /** Both directions at every K: what the comparison JSON holds for a pair of retrieval runs. */
@@ -84,12 +98,14 @@ export function summarizeRetrievalPair(
   a: RetrievalRun,
   b: RetrievalRun,
 ): Record<RetrievalDirection, Record<`R@${RecallK}`, PairSummary>> {
-  const dir = (d: RetrievalDirection) =>
-    Object.fromEntries(
+  const dir = (d: RetrievalDirection) => {
+    const ranks = pairRanks(a, b, d);
+    return Object.fromEntries(
       RECALL_KS.map((k) => {
-        const p = pairRetrieval(a, b, d, k);
+        const p = atK(ranks, k);
         return [`R@${k}`, summarizeOutcomes(labelA, labelB, p.rightA, p.rightB)];
       }),
     ) as Record<`R@${RecallK}`, PairSummary>;
+  };
   return { text_to_image: dir('text_to_image'), image_to_text: dir('image_to_text') };
 }
