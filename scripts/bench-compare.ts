@@ -10,12 +10,19 @@
  *       thread count) and again with ours' thread count (`transformersjs-same-threads`).
  * Also, with `--sections`: `pool` (toy model on the Pets photos with 1, 2 and 4 decode workers),
  * `auto` (Auto's choice against each forced backend, fresh profile each) and `memory` (ours on
- * `--memory-images` CIFAR-10 images: peak footprint and its growth across batches). Prints a table and writes
- * `--out` JSON with the raw figures and `ratios` (images/s of ours ÷ each peer's).
+ * `--memory-images` CIFAR-10 images: peak footprint and its growth across batches), `parity` ((c) on the
+ * CIFAR-10 subset with each `--dtype`: cosine of each variant's image embeddings to fp32's) and `ep` ((c) with
+ * each onnxruntime-web build — default (JSEP), `/webgpu` (native WebGPU EP), `/jspi` — on WebGPU and on WASM,
+ * `--ep-model` on `--ep-images` CIFAR-10 images; plus whether the browser has JSPI). `--dtype fp32,q8` runs
+ * (a), (c) and `memory` once per weight variant, alternating (peers `ours-q8`, `ortweb-q8`, `ours-memory-q8`).
+ * Prints a table and writes `--out` JSON with the raw figures and `ratios` (images/s of ours ÷ each peer's;
+ * `q8_over_fp32`; `ep.over_default`).
  *
  *   npm run bench:compare -- [--model .cache/b32] [--cifar 200] [--pets 370] [--threads N] [--batch 8]
- *                            [--peers a,b,c,d] [--sections compare,pool,auto,memory] [--rounds 1]
- *                            [--memory-images 2000]
+ *                            [--peers a,b,c,d] [--sections compare,pool,auto,memory,parity,ep] [--rounds 1]
+ *                            [--memory-images 2000] [--dtype fp32[,q8,…]]
+ *                            [--ep-model ../shared/models/toy-clip-cifar10] [--ep-images 48]
+ *                            [--ep-bundles default,webgpu,jspi]
  *                            [--out .cache/bench-compare.json]
  */
 import fs from 'node:fs';
@@ -29,9 +36,10 @@ import sharp from 'sharp';
 import { CHROMIUM_ARGS } from '../tests/helpers/browser';
 import { startAppServer } from '../tests/helpers/app-server';
 import { DATASETS, MODELS, REPO } from '../tests/helpers/paths';
-import { urlSource } from '../src/data/model-files';
+import { DTYPES, onnxPath, urlSource, type Dtype } from '../src/data/model-files';
 import { outputSize, parsePreprocessConfig, preprocessRgb } from '../src/core/preprocess';
-import type { PeerTiming } from './bench-peers.worker';
+import type { OrtBundle, PeerTiming } from './bench-peers.worker';
+import { cosineStats, epSection, epSummary, jspiBuild, type EpRun, type Probe } from './bench-ort-variants';
 import '../tests/helpers/zsw';
 
 const { values: opts } = parseArgs({
@@ -45,6 +53,10 @@ const { values: opts } = parseArgs({
     sections: { type: 'string', default: 'compare' },
     rounds: { type: 'string', default: '1' },
     'memory-images': { type: 'string', default: '2000' },
+    dtype: { type: 'string', default: 'fp32' },
+    'ep-model': { type: 'string' },
+    'ep-images': { type: 'string', default: '48' },
+    'ep-bundles': { type: 'string', default: 'default,webgpu,jspi' },
     out: { type: 'string', default: '.cache/bench-compare.json' },
   },
 });
@@ -60,6 +72,25 @@ const threads = Number(opts.threads);
 const batch = Number(opts.batch);
 const peers = new Set(opts.peers!.split(','));
 const sections = new Set(opts.sections!.split(','));
+const dtypes = opts.dtype!.split(',') as Dtype[];
+for (const dt of dtypes) {
+  if (!DTYPES.includes(dt)) {
+    console.error(`bench:compare: --dtype ${dt} is not one of ${DTYPES.join(', ')}`);
+    process.exit(2);
+  }
+  if (!fs.existsSync(path.join(modelDir, onnxPath('vision', dt)))) {
+    console.error(
+      `bench:compare: ${modelDir}/${onnxPath('vision', dt)} is missing` +
+        (dt === 'q8'
+          ? ` (make it: /usr/bin/python3 scripts/fixtures/quantize-q8.py <fp32 model dir> ${opts.model})`
+          : ''),
+    );
+    process.exit(2);
+  }
+}
+/** `ours`, `ours-q8`: fp32 keeps the peers' old names, so earlier JSON compares. */
+const tag = (peer: string, dt: Dtype) => (dt === 'fp32' ? peer : `${peer}-${dt}`);
+const epBundles = opts['ep-bundles']!.split(',') as OrtBundle[];
 
 /** Sorted image files under `dir`, relative paths. */
 function imagesUnder(dir: string): string[] {
@@ -274,6 +305,7 @@ async function ours(
   d: Dataset,
   backend: string,
   decodeWorkers?: number,
+  dtype: Dtype = 'fp32',
 ): Promise<Measure> {
   const b = await launch();
   try {
@@ -286,7 +318,11 @@ async function ours(
     await page.waitForFunction(() => 'zsw' in window, null, { timeout: 900_000 });
     const source = urlSource(`${appUrl}/models/${modelName}/`, 'server', modelName);
     const tl = Date.now();
-    const loaded = await page.evaluate(([s, be]) => window.zsw.engine.load(s, be, 'fp32'), [source, backend] as const);
+    const loaded = await page.evaluate(([s, be, dt]) => window.zsw.engine.load(s, be, dt), [
+      source,
+      backend,
+      dtype,
+    ] as const);
     if (!loaded) throw new Error(`load failed: ${JSON.stringify(await page.evaluate(() => window.zsw.engine.error))}`);
     const loadMs = Date.now() - tl;
     const info = await page.evaluate(() => window.zsw.engine.info as unknown as Record<string, unknown>);
@@ -326,6 +362,7 @@ async function ours(
         wasm_threads: (info.probe as { wasmThreads: number }).wasmThreads,
         backend_decision: info.backendDecision,
         decode_workers: decodeWorkers ?? null,
+        dtype: info.dtype,
       },
     };
   } finally {
@@ -334,11 +371,11 @@ async function ours(
 }
 
 /** (c)/(d): one command in the peers' module worker, in a fresh browser (its own memory figure). */
-async function inBrowser(
+async function inBrowser<T = PeerTiming>(
   appUrl: string,
-  cmd: 'ortweb' | 'transformers',
+  cmd: 'ortweb' | 'transformers' | 'probe',
   args: unknown,
-): Promise<PeerTiming & { peakRssMB: number; peakPssMB: number; growthMB: number }> {
+): Promise<T & { peakRssMB: number; peakPssMB: number; growthMB: number }> {
   const b = await launch();
   try {
     const page: Page = await b.browser.newPage();
@@ -347,9 +384,9 @@ async function inBrowser(
     const stop = watchMemory(b.pid);
     const r = await page.evaluate(
       ([c, a]) =>
-        new Promise<PeerTiming>((resolve, reject) => {
+        new Promise<T>((resolve, reject) => {
           const w = new Worker('/scripts/bench-peers.worker.ts', { type: 'module' });
-          w.onmessage = (e: MessageEvent<{ result?: PeerTiming; error?: string }>) =>
+          w.onmessage = (e: MessageEvent<{ result?: T; error?: string }>) =>
             e.data.error ? reject(new Error(e.data.error)) : resolve(e.data.result!);
           w.onerror = (e) => reject(new Error(e.message));
           w.postMessage({ id: 1, cmd: c, args: a });
@@ -427,6 +464,10 @@ async function main(): Promise<void> {
   const app = await startAppServer(modelsDir);
   const images = await startImageServer(path.join(REPO, '.cache/bench-compare'));
   const measures: Measure[] = [];
+  const parity: Record<string, unknown> = {};
+  let probe: Probe | null = null;
+  let epRuns: EpRun[] = [];
+  let epModel: string | null = null;
   const log = (m: Measure) => {
     measures.push(m);
     console.log(
@@ -438,18 +479,21 @@ async function main(): Promise<void> {
     );
   };
   try {
-    const modelUrl = `${app.url}/models/${modelName}/onnx/vision_model.onnx`;
     const preprocessUrl = `${app.url}/models/${modelName}/preprocessor_config.json`;
     const wasmBase = '/node_modules/@huggingface/transformers/node_modules/onnxruntime-web/dist/';
     if (sections.has('compare')) {
       for (let r = 0; r < Number(opts.rounds); r++) {
         for (const d of datasets) {
           const urls = d.files.map((f) => `${images.url}/${d.dir.split('/').pop()}/${f}`);
-          if (peers.has('a')) log(await ours(app.url, modelName, d, 'wasm'));
+          // Weight variants alternate inside each dataset, so a slow spell of the machine hits both.
+          for (const dt of dtypes)
+            if (peers.has('a'))
+              log({ ...(await ours(app.url, modelName, d, 'wasm', undefined, dt)), peer: tag('ours', dt) });
           if (peers.has('b')) log(await native(d));
-          if (peers.has('c')) {
+          for (const dt of peers.has('c') ? dtypes : []) {
+            const modelUrl = `${app.url}/models/${modelName}/${onnxPath('vision', dt)}`;
             const t = await inBrowser(app.url, 'ortweb', { modelUrl, preprocessUrl, imageUrls: urls, threads, batch });
-            log({ peer: 'ortweb', dataset: d.name, ...t, extra: { prep_ms: t.prepMs } });
+            log({ peer: tag('ortweb', dt), dataset: d.name, ...t, extra: { prep_ms: t.prepMs, dtype: dt } });
           }
           if (peers.has('d')) {
             // As a user runs it (onnxruntime-web's default thread count), and with ours' thread count.
@@ -491,7 +535,63 @@ async function main(): Promise<void> {
         files.push(f);
       }
       const d = { name: `cifar10-${files.length}`, dir, files };
-      log({ ...(await ours(app.url, modelName, d, 'wasm')), peer: 'ours-memory' });
+      for (let r = 0; r < Number(opts.rounds); r++)
+        for (const dt of dtypes)
+          log({ ...(await ours(app.url, modelName, d, 'wasm', undefined, dt)), peer: tag('ours-memory', dt) });
+    }
+    if (sections.has('parity') && dtypes.length > 1) {
+      // (c) on the CIFAR-10 subset once per variant, embeddings kept: each variant's rows against fp32's.
+      const d = datasets[0]!;
+      const urls = d.files.map((f) => `${images.url}/${d.dir.split('/').pop()}/${f}`);
+      const rows: Partial<Record<Dtype, number[]>> = {};
+      for (const dt of dtypes.includes('fp32') ? dtypes : ['fp32' as Dtype, ...dtypes]) {
+        const modelUrl = `${app.url}/models/${modelName}/${onnxPath('vision', dt)}`;
+        const t = await inBrowser(app.url, 'ortweb', {
+          modelUrl,
+          preprocessUrl,
+          imageUrls: urls,
+          threads,
+          batch,
+          keepEmbeddings: true,
+        });
+        rows[dt] = t.embeddings!;
+      }
+      const dim = rows.fp32!.length / d.files.length;
+      for (const dt of dtypes.filter((x) => x !== 'fp32')) {
+        parity[dt] = { dataset: d.name, ...cosineStats(rows.fp32!, rows[dt]!, dim) };
+        console.log(`parity ${dt} vs fp32 (${d.name}): ${JSON.stringify(parity[dt])}`);
+      }
+    }
+    if (sections.has('ep')) {
+      // The builds on a small model: SwiftShader (a CPU emulation of a GPU) is far too slow for B/32.
+      const epDir = path.resolve(opts['ep-model'] ?? path.join(MODELS, 'toy-clip-cifar10'));
+      const epApp = await startAppServer(path.dirname(epDir));
+      try {
+        const name = path.basename(epDir);
+        const urls = cifarFiles
+          .slice(0, Number(opts['ep-images']))
+          .map((f) => `${images.url}/${datasets[0]!.dir.split('/').pop()}/${f}`);
+        const p = await inBrowser<Probe>(epApp.url, 'probe', {});
+        probe = { jspi: p.jspi, adapter: p.adapter, fallbackAdapter: p.fallbackAdapter };
+        console.log(`browser: JSPI ${probe.jspi ? 'yes' : 'no'}, WebGPU adapter ${probe.adapter ?? 'none'}`);
+        const base = {
+          modelUrl: `${epApp.url}/models/${name}/onnx/vision_model.onnx`,
+          preprocessUrl: `${epApp.url}/models/${name}/preprocessor_config.json`,
+          imageUrls: urls,
+          threads,
+          batch,
+        };
+        epRuns = await epSection(
+          (a) => inBrowser(epApp.url, 'ortweb', a),
+          base,
+          epBundles,
+          Number(opts.rounds),
+          (l) => console.log(l),
+        );
+        epModel = epDir;
+      } finally {
+        await epApp.server.close();
+      }
     }
     const toy = path.join(MODELS, 'toy-clip-cifar10');
     const pets = datasets[1]!;
@@ -521,6 +621,7 @@ async function main(): Promise<void> {
   }
 
   const rate = (peer: string) => median(measures.filter((m) => m.peer === peer).map((m) => m.imagesPerSec));
+  const peakPss = (peer: string) => median(measures.filter((m) => m.peer === peer).map((m) => m.peakPssMB ?? NaN));
   const perDataset = (peer: string, other: string) =>
     Object.fromEntries(
       datasets.map((d) => {
@@ -534,6 +635,19 @@ async function main(): Promise<void> {
     ours_over_ortweb: rate('ours') / rate('ortweb'),
     ours_over_transformersjs: rate('ours') / rate('transformersjs'),
     ours_over_transformersjs_same_threads: rate('ours') / rate('transformersjs-same-threads'),
+    // Each variant's median images/s (memory: median peak PSS) over fp32's, per peer.
+    ...Object.fromEntries(
+      dtypes
+        .filter((dt) => dt !== 'fp32')
+        .map((dt) => [
+          `${dt}_over_fp32`,
+          {
+            ours: rate(tag('ours', dt)) / rate('ours'),
+            ortweb: rate(tag('ortweb', dt)) / rate('ortweb'),
+            memory_peak_pss: peakPss(tag('ours-memory', dt)) / peakPss('ours-memory'),
+          },
+        ]),
+    ),
     per_dataset: {
       ours_over_native: perDataset('ours', 'native'),
       ours_over_ortweb: perDataset('ours', 'ortweb'),
@@ -548,8 +662,22 @@ async function main(): Promise<void> {
     threads,
     batch,
     measures,
+    dtypes,
     medians_images_per_sec: Object.fromEntries([...new Set(measures.map((m) => m.peer))].map((p) => [p, rate(p)])),
     ratios,
+    ...(Object.keys(parity).length ? { parity } : {}),
+    ...(sections.has('ep')
+      ? {
+          ep: {
+            model: epModel,
+            images: Number(opts['ep-images']),
+            browser: probe,
+            jspi_build: jspiBuild(),
+            runs: epRuns,
+            ...epSummary(epRuns),
+          },
+        }
+      : {}),
   };
   fs.mkdirSync(path.dirname(path.resolve(opts.out!)), { recursive: true });
   fs.writeFileSync(opts.out!, JSON.stringify(out, null, 2));

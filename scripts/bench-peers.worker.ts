@@ -1,13 +1,20 @@
 /**
  * bench:compare's peers inside the page (a module worker, as the app's own model worker): (c)
- * onnxruntime-web alone on pre-made tensors, and (d) transformers.js end to end. Served by the Vite dev
- * server, which compiles this file and resolves its imports. Plain postMessage protocol:
- * `{ id, cmd, args }` in, `{ id, result }` or `{ id, error }` out.
+ * onnxruntime-web alone on pre-made tensors, in one of its builds and on one execution provider, and (d)
+ * transformers.js end to end. Served by the Vite dev server, which compiles this file and resolves its
+ * imports. Plain postMessage protocol: `{ id, cmd, args }` in, `{ id, result }` or `{ id, error }` out.
  */
-import * as ort from 'onnxruntime-web';
 import { env, AutoProcessor, CLIPVisionModelWithProjection, RawImage } from '@huggingface/transformers';
 import { decodeImage } from '../src/data/image-decode';
 import { outputSize, parsePreprocessConfig, preprocessRgb } from '../src/core/preprocess';
+
+/**
+ * onnxruntime-web's builds: `default` (`onnxruntime-web`, what the app imports: WebGPU through JSEP, the
+ * JavaScript kernels), `webgpu` (`onnxruntime-web/webgpu`: the native C++ WebGPU EP compiled with
+ * Asyncify, what transformers.js 4 imports), `jspi` (`onnxruntime-web/jspi`: the same EP with JS Promise
+ * Integration in place of Asyncify; needs `WebAssembly.Suspending`).
+ */
+export type OrtBundle = 'default' | 'webgpu' | 'jspi';
 
 interface OrtWebArgs {
   modelUrl: string;
@@ -15,6 +22,19 @@ interface OrtWebArgs {
   imageUrls: string[];
   threads: number;
   batch: number;
+  /** Default `default`. */
+  bundle?: OrtBundle;
+  /** Default `wasm`. */
+  ep?: 'wasm' | 'webgpu';
+  /** Return the embeddings (n×dim, as the model gives them) for a parity check. */
+  keepEmbeddings?: boolean;
+}
+
+/** One build per worker: each is imported only when asked for (a worker is never reused across builds). */
+function importOrt(bundle: OrtBundle): Promise<typeof import('onnxruntime-web')> {
+  if (bundle === 'webgpu') return import('onnxruntime-web/webgpu');
+  if (bundle === 'jspi') return import('onnxruntime-web/jspi');
+  return import('onnxruntime-web');
 }
 
 interface TransformersArgs {
@@ -41,10 +61,18 @@ export interface PeerTiming {
   prepMs: number;
   /** onnxruntime-web's WASM thread count during the run. */
   threadsUsed?: number;
+  /** (c) the build and execution provider that ran. */
+  bundle?: OrtBundle;
+  ep?: string;
+  /** (c) with keepEmbeddings: the output rows concatenated, n×dim (a plain array: it crosses into Node). */
+  embeddings?: number[];
 }
 
 /** (c) The runtime's own limit: the same ONNX file and thread count, tensors made beforehand. */
 async function ortweb(a: OrtWebArgs): Promise<PeerTiming> {
+  const bundle = a.bundle ?? 'default';
+  const ep = a.ep ?? 'wasm';
+  const ort = await importOrt(bundle);
   ort.env.wasm.numThreads = a.threads;
   ort.env.wasm.proxy = false;
   ort.env.logLevel = 'error';
@@ -66,7 +94,8 @@ async function ortweb(a: OrtWebArgs): Promise<PeerTiming> {
   const tl = performance.now();
   const bytes = new Uint8Array(await (await fetch(a.modelUrl)).arrayBuffer());
   const session = await ort.InferenceSession.create(bytes, {
-    executionProviders: ['wasm'],
+    // One provider and no fallback: session creation fails when it is unavailable.
+    executionProviders: [ep],
     graphOptimizationLevel: 'all',
   });
   const loadMs = performance.now() - tl;
@@ -75,16 +104,29 @@ async function ortweb(a: OrtWebArgs): Promise<PeerTiming> {
   // One warm-up batch, as the app's model check does at load.
   const warm = new ort.Tensor('float32', tensors[0]!.slice(0, plane), [1, 3, height, width]);
   await session.run({ [input]: warm }, [output]);
+  const rows: Float32Array[] = [];
   const t0 = performance.now();
   for (const px of tensors) {
     const n = px.length / plane;
     const res = await session.run({ [input]: new ort.Tensor('float32', px, [n, 3, height, width]) }, [output]);
-    await res[output]!.getData(true);
+    const data = await res[output]!.getData(true);
+    if (a.keepEmbeddings) rows.push(data as Float32Array);
   }
   const ms = performance.now() - t0;
   await session.release();
   const images = a.imageUrls.length;
-  return { images, ms, imagesPerSec: (images * 1000) / ms, inferMs: ms, loadMs, prepMs };
+  const embeddings = a.keepEmbeddings ? Array.from(concat(rows)) : undefined;
+  return { images, ms, imagesPerSec: (images * 1000) / ms, inferMs: ms, loadMs, prepMs, bundle, ep, embeddings };
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /** (d) The peer a user would pick: CLIPVisionModelWithProjection + AutoProcessor, fp32 on WASM. */
@@ -128,7 +170,19 @@ async function transformers(a: TransformersArgs): Promise<PeerTiming> {
   return { images, ms, imagesPerSec: (images * 1000) / ms, inferMs, loadMs, prepMs, threadsUsed };
 }
 
-const commands = { ortweb, transformers } as const;
+/** What the worker's browser offers: JSPI (`WebAssembly.Suspending`) and the WebGPU adapter it would get. */
+async function probe(): Promise<{ jspi: boolean; adapter: string | null; fallbackAdapter: boolean | null }> {
+  const jspi = typeof (WebAssembly as unknown as { Suspending?: unknown }).Suspending === 'function';
+  const adapter = (await (self.navigator as Navigator & { gpu?: GPU }).gpu?.requestAdapter()) ?? null;
+  const i = adapter?.info;
+  return {
+    jspi,
+    adapter: i ? [i.vendor, i.architecture, i.description].filter(Boolean).join(' / ') || 'unknown' : null,
+    fallbackAdapter: i ? ((i as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? null) : null,
+  };
+}
+
+const commands = { ortweb, transformers, probe } as const;
 
 self.onmessage = async (e: MessageEvent<{ id: number; cmd: keyof typeof commands; args: never }>) => {
   const { id, cmd, args } = e.data;
