@@ -469,6 +469,8 @@ async function main(): Promise<void> {
   let epRuns: EpRun[] = [];
   let epModel: string | null = null;
   const log = (m: Measure) => {
+    // The machine's 1-minute load when the measure ended: other jobs running show here.
+    m.extra = { ...m.extra, load_avg_1m: Number(os.loadavg()[0]!.toFixed(2)) };
     measures.push(m);
     console.log(
       `${m.peer.padEnd(15)} ${m.dataset.padEnd(18)} ${m.imagesPerSec.toFixed(2).padStart(7)} images/s` +

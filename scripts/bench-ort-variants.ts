@@ -5,6 +5,7 @@
  * imports it, and `onnxruntime-web/jspi` where the browser has JSPI).
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { REPO } from '../tests/helpers/paths';
 import type { OrtBundle, PeerTiming } from './bench-peers.worker';
@@ -62,6 +63,8 @@ export interface EpRun {
   imagesPerSec: number | null;
   loadMs: number | null;
   peakPssMB: number | null;
+  /** The machine's 1-minute load when the run ended (other jobs show here). */
+  loadAvg1m: number;
   error?: string;
 }
 
@@ -90,6 +93,7 @@ export async function epSection(
           imagesPerSec: null,
           loadMs: null,
           peakPssMB: null,
+          loadAvg1m: 0,
         };
         try {
           const t = await run({ ...base, bundle, ep });
@@ -97,12 +101,14 @@ export async function epSection(
         } catch (e) {
           r.error = (e instanceof Error ? e.message : String(e)).split('\n')[0];
         }
+        r.loadAvg1m = Number(os.loadavg()[0]!.toFixed(2));
         out.push(r);
         log(
           `ortweb ${bundle.padEnd(7)} on ${ep.padEnd(6)} round ${round}: ` +
+            `(machine load ${r.loadAvg1m}) ` +
             (r.error
               ? `failed: ${r.error}`
-              : `${r.imagesPerSec!.toFixed(2)} images/s, load ${r.loadMs} ms, PSS ${r.peakPssMB} MB`),
+              : `${r.imagesPerSec!.toFixed(2)} images/s, session ${r.loadMs} ms, PSS ${r.peakPssMB} MB`),
         );
       }
     }
