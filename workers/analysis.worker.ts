@@ -1,7 +1,8 @@
 /**
  * Scoring and metrics off the main thread: similarity of every image with every class (n×C×dim
  * multiply-adds), softmax, top-5, metrics and the per-template table. Pure core code, so the UI and the
- * bench (which drives the UI) share one implementation.
+ * bench (which drives the UI) share one implementation. Image embeddings come from the cache worker
+ * over this worker's own port (`useRows`): the main thread names the rows, never carries them.
  */
 import * as Comlink from 'comlink';
 import { matmulT } from '../src/core/vector';
@@ -16,10 +17,21 @@ import {
   type ScoreParams,
 } from '../src/core/metrics';
 import { retrievalMetrics, topMatches, type RetrievalInput, type RetrievalResult } from '../src/core/retrieval';
+import type { RowsRef } from './image-memo';
+import type { RowsApi } from './store.worker';
+
+/** The cache worker's rows (see `useRows`). */
+let rows: Comlink.Remote<RowsApi> | null = null;
+
+/** The image rows of `ref` (n×dim unit rows), from the cache worker. */
+function imageRows(ref: RowsRef): Promise<Float32Array> {
+  if (!rows) throw new Error('The analysis worker is not connected to the cache worker (useRows).');
+  return rows.gather(ref);
+}
 
 export interface ScoreRequest {
-  /** n×dim unit image embeddings (only images that embedded). */
-  images: Float32Array;
+  /** The n images to score (only images that embedded), rows held by the cache worker. */
+  images: RowsRef;
   labels: Int32Array;
   /** Per image, every acceptable class where a metadata label lists several ("any of" scoring). */
   accepted?: (number[] | null)[];
@@ -47,9 +59,14 @@ export interface ScoreResult {
   classEmbeddings: Float32Array;
 }
 
+/** A retrieval run's request: the images' rows held by the cache worker, the rest as in `RetrievalInput`. */
+export type RetrieveRequest = Omit<RetrievalInput, 'images'> & { images: RowsRef };
+
+type Scored = Omit<ScoreRequest, 'images'> & { images: Float32Array };
+
 /** Every k-th image, so the sample spreads over classes in a sorted folder. */
 function strideSample(
-  req: ScoreRequest,
+  req: Scored,
   max: number,
 ): { images: Float32Array; labels: Int32Array; accepted?: (number[] | null)[] } {
   const n = req.labels.length;
@@ -71,8 +88,15 @@ function strideSample(
 let gallery: { images: Float32Array; dim: number } | null = null;
 
 const api = {
-  score(req: ScoreRequest): ScoreResult {
+  /** Take the cache worker's rows on `port` (see src/state/run-context.ts). */
+  useRows(port: MessagePort): void {
+    rows = Comlink.wrap<RowsApi>(port);
+  },
+
+  async score(request: ScoreRequest): Promise<ScoreResult> {
+    const req: Scored = { ...request, images: await imageRows(request.images) };
     const { numClasses: c, numTemplates: t, dim } = req;
+    if (req.images.length !== req.labels.length * dim) throw new Error('Image rows and labels differ in number.');
     const classEmbeddings = ensembleClassEmbeddings(req.prompts, c, t, dim);
     const sims = matmulT(req.images, classEmbeddings, dim);
     const predictions = predict(sims, c, req.scoring);
@@ -94,14 +118,14 @@ const api = {
   },
 
   /** Ranks and Recall@K both ways (see core/retrieval); `onProgress` gets captions scored so far. */
-  retrieve(req: RetrievalInput, onProgress?: (done: number, total: number) => void): RetrievalResult {
-    const r = retrievalMetrics(req, onProgress);
+  async retrieve(req: RetrieveRequest, onProgress?: (done: number, total: number) => void): Promise<RetrievalResult> {
+    const r = retrievalMetrics({ ...req, images: await imageRows(req.images) }, onProgress);
     return Comlink.transfer(r, [r.textRanks.buffer, r.imageRanks.buffer, r.textTop.buffer, r.imageTop.buffer]);
   },
 
-  /** Keep the searchable images (n×dim unit rows; the buffer is transferred here). */
-  setGallery(images: Float32Array, dim: number): void {
-    gallery = { images, dim };
+  /** Keep the searchable images (n×dim unit rows, from the cache worker). */
+  async setGallery(images: RowsRef, dim: number): Promise<void> {
+    gallery = { images: await imageRows(images), dim };
   },
 
   /**

@@ -11,7 +11,8 @@ import { WorkbenchError, cancelledError } from '../src/data/errors';
 import { decodeImage, type ResizeMode } from '../src/data/image-decode';
 import { preprocessRgb } from '../src/core/preprocess';
 import '../src/data/error-transfer';
-import { listen, PixelStream, streams, type StreamBatch } from './pixel-stream';
+import { listen, PixelStream, streams, type StreamBatch, type StreamProgress } from './pixel-stream';
+import type { RowsMessage } from './image-memo';
 
 /** One image to embed: its bytes and a name (relative path) used in messages. */
 export interface ImageItem {
@@ -39,6 +40,8 @@ let model: ClipModel | null = null;
 let modelFiles: ModelFiles | null = null;
 let hashes: Promise<Record<string, string>> | null = null;
 let jobs = new AbortController();
+/** Where streamed runs' rows go: the cache worker (see `connectStore`). */
+let storePort: MessagePort | null = null;
 /** How many images and texts went through the encoders since the worker started (tests count them). */
 const encoded = { images: 0, texts: 0 };
 
@@ -190,25 +193,38 @@ const api = {
     listen(port);
   },
 
+  /** Connect the cache worker's port: streamed runs' embeddings go there, not to the main thread. */
+  connectStore(port: MessagePort): void {
+    storePort = port;
+  },
+
   /** Open a streamed run before its images are handed out, so no pixel message arrives unheard. */
   openStream(run: number): void {
     streams.set(run, new PixelStream());
   },
 
   /**
-   * Embed a streamed run's `total` images as the decode workers deliver them (workers/pixel-stream.ts);
-   * `onBatch` gets each batch. Rejects when the run is cancelled or another model is loaded.
+   * Embed a streamed run's `total` images as the decode workers deliver them (workers/pixel-stream.ts):
+   * each batch's rows go to the cache worker (transferred), then `onBatch` hears which seqs they were
+   * and which images failed. Rejects when the run is cancelled or another model is loaded.
    */
-  async embedStream(run: number, total: number, onBatch: (b: StreamBatch) => Promise<void> | void): Promise<void> {
+  async embedStream(run: number, total: number, onBatch: (b: StreamProgress) => Promise<void> | void): Promise<void> {
     const m = requireModel();
     const s = streams.get(run);
     if (!s) throw new WorkbenchError('internal', `Run ${run} was not opened.`);
+    const port = storePort;
+    if (!port) throw new WorkbenchError('internal', 'The cache worker is not connected (connectStore).');
     const signal = jobs.signal;
     const stop = () => s.stop(signal.reason instanceof WorkbenchError ? signal.reason : cancelledError());
     if (signal.aborted) stop();
     else signal.addEventListener('abort', stop);
     try {
-      await s.run(m, total, imageBatchSize(m), onBatch, (n) => (encoded.images += n));
+      const toStore = ({ embeddings, ...b }: StreamBatch) => {
+        const msg: RowsMessage = { run, seqs: b.seqs, embeddings, backend: b.backend };
+        port.postMessage(msg, [embeddings.buffer]);
+        return onBatch(b);
+      };
+      await s.run(m, total, imageBatchSize(m), toStore, (n) => (encoded.images += n));
     } finally {
       signal.removeEventListener('abort', stop);
       streams.delete(run);

@@ -3,11 +3,10 @@
  * MessagePorts (in whatever order they finish), are packed into batches and embedded, with up to
  * two batches in flight, so decoding for the next batch never waits for the main thread.
  */
-import * as Comlink from 'comlink';
 import type { ClipModel } from '../src/engine/clip-model';
 import type { PixelMessage } from './decode.worker';
 
-/** One embedded batch of a streamed run, as the main thread receives it. */
+/** One embedded batch of a streamed run. */
 export interface StreamBatch {
   /** `seq` of each embedded image, in row order of `embeddings`. */
   seqs: number[];
@@ -18,6 +17,9 @@ export interface StreamBatch {
   /** The backend that made these rows (it changes if the GPU device is lost mid-run). */
   backend: string;
 }
+
+/** What the main thread hears of a batch: its rows went to the cache worker (workers/image-memo.ts). */
+export type StreamProgress = Omit<StreamBatch, 'embeddings'>;
 
 /** Batches in flight: one in the runtime, the next packed and queued behind it. */
 const IN_FLIGHT = 2;
@@ -80,8 +82,7 @@ export class PixelStream {
         // A batch finished after a stop is dropped (and not counted): nothing reaches the cache half-done.
         if (this.stopped !== null) throw this.stopped;
         onEncoded(items.length);
-        const b: StreamBatch = { seqs: items.map((i) => i.seq), embeddings, failed, backend: model.info.backend };
-        await onBatch(Comlink.transfer(b, [embeddings.buffer]));
+        await onBatch({ seqs: items.map((i) => i.seq), embeddings, failed, backend: model.info.backend });
       })();
       job.catch(() => undefined); // awaited below, in order
       inflight.push(job);

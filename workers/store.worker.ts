@@ -1,6 +1,8 @@
 /**
  * The embedding cache worker: reads and writes IndexedDB (bulk reads, one transaction per batch of
- * writes), so none of that work sits on the main thread. A storage failure (quota, private mode) never fails a run: writes
+ * writes), so none of that work sits on the main thread, and holds the image embeddings of the tabs'
+ * runs in memory (workers/image-memo.ts): the model worker's batches come here and the analysis
+ * worker's matrices go from here, each over its own MessagePort. A storage failure (quota, private mode) never fails a run: writes
  * report `{ stored: false, message }` and the caller continues with what it holds in memory.
  */
 import * as Comlink from 'comlink';
@@ -11,6 +13,7 @@ import {
   type ModelUsage,
   type RunRecord,
 } from '../src/storage/embedding-store';
+import { ImageMemo, type RowsMessage, type RowsRef, type RunRows } from './image-memo';
 
 export interface WriteResult {
   stored: boolean;
@@ -60,19 +63,78 @@ async function guardWrite(body: (s: EmbeddingStore) => Promise<void>): Promise<W
   }
 }
 
+const memo = new ImageMemo(guardWrite);
+
+/** What the analysis worker may ask over its port. */
+const rowsApi = {
+  /** The rows of `ref`, packed keys.length×dim in key order (transferred). */
+  gather(ref: RowsRef): Float32Array {
+    const out = memo.gather(ref);
+    return Comlink.transfer(out, [out.buffer]);
+  },
+};
+
+export type RowsApi = typeof rowsApi;
+
 const api = {
-  /** Cached embeddings of these image hashes under `model` (a vision key), packed n×dim. */
+  /** Start memo `id` (one per embedding cache) afresh for the vision key `model`, rows of `dim`. */
+  resetMemo(id: string, model: string, dim: number): void {
+    memo.reset(id, model, dim);
+  },
+
+  /** Hold rows (keys.length×dim, transferred) in memo `id` (imported embeddings: never written). */
+  holdRows(id: string, keys: string[], packed: Float32Array): void {
+    memo.hold(id, null, keys, packed);
+  },
+
+  /**
+   * Read the cached embeddings of these image hashes under `model` (a vision key) into memo `id`;
+   * which were found (1) or not (0), in `hashes` order.
+   */
   async readImages(
+    id: string,
     model: string,
     dim: number,
     hashes: string[],
-  ): Promise<{ found: Uint8Array; embeddings: Float32Array; readMs: number }> {
+  ): Promise<{ found: Uint8Array; readMs: number }> {
     const t0 = performance.now();
     const s = await tryOpen();
-    const got = s
-      ? await s.getImages(model, hashes, dim)
-      : { found: new Uint8Array(hashes.length), embeddings: new Float32Array(hashes.length * dim) };
-    return Comlink.transfer({ ...got, readMs: performance.now() - t0 }, [got.embeddings.buffer]);
+    if (!s) return { found: new Uint8Array(hashes.length), readMs: performance.now() - t0 };
+    const got = await s.getImages(model, hashes, dim);
+    const keys: string[] = [];
+    const rows = new Float32Array(hashes.length * dim);
+    hashes.forEach((h, k) => {
+      if (!got.found[k]) return;
+      rows.set(got.embeddings.subarray(k * dim, (k + 1) * dim), keys.length * dim);
+      keys.push(h);
+    });
+    memo.hold(id, model, keys, rows.subarray(0, keys.length * dim));
+    return { found: got.found, readMs: performance.now() - t0 };
+  },
+
+  /** The rows of `ref` (for tests and exports; the analysis worker reads them over its own port). */
+  gather(ref: RowsRef): Float32Array {
+    return rowsApi.gather(ref);
+  },
+
+  /** Take the model worker's batches on `port` (see workers/image-memo.ts). */
+  acceptBatches(port: MessagePort): void {
+    port.onmessage = (e: MessageEvent<RowsMessage>) => memo.take(e.data);
+  },
+
+  /** Answer an analysis worker's requests for rows on `port`. */
+  serveRows(port: MessagePort): void {
+    Comlink.expose(rowsApi, port);
+  },
+
+  /** Expect the batches of streamed run `run` (before its first image is handed out). */
+  openRun(run: number, rows: RunRows): void {
+    memo.open(run, rows);
+  },
+
+  /** Close run `run` once `rows` rows are here and written; the first refused write, if any. */
+  settleRun(run: number, rows: number): Promise<WriteResult> {
+    return memo.settle(run, rows);
   },
 
   async lookupTexts(

@@ -134,7 +134,7 @@ export class ClassifyState {
   }
 
   private analysisApi(): Comlink.Remote<AnalysisWorkerApi> {
-    return (this.analysis ??= createAnalysisWorker());
+    return (this.analysis ??= createAnalysisWorker(this.storage.store));
   }
 
   /**
@@ -386,19 +386,18 @@ export class ClassifyState {
         startedAt: performance.now(),
       };
       const t2 = performance.now();
-      const scoredIdx = images.map((_, i) => i).filter((i) => hashes[i] && this.cache.image(hashes[i]!));
+      const scoredIdx = images.map((_, i) => i).filter((i) => hashes[i] && this.cache.has(hashes[i]!));
       stats.image_hits = scoredIdx.length - stats.image_misses;
-      const imageEmb = new Float32Array(scoredIdx.length * dim);
-      scoredIdx.forEach((i, r) => imageEmb.set(this.cache.image(hashes[i]!)!, r * dim));
       const labels = Int32Array.from(scoredIdx.map((i) => images[i]!.label));
       // Metadata labels that list several acceptable classes are scored "any of" (see creditedLabels).
       const accepted = images.some((im) => im.accepted) ? scoredIdx.map((i) => images[i]!.accepted ?? null) : undefined;
       if (scoredIdx.length === 0)
         throw new WorkbenchError('bad-input', 'None of the images could be read, so there is nothing to score.');
+      // The image rows go from the cache worker to the analysis worker; this thread only names them.
       const result = await this.analysisApi().score(
         Comlink.transfer(
           {
-            images: imageEmb,
+            images: this.cache.rows(scoredIdx.map((i) => hashes[i]!)),
             labels,
             accepted,
             prompts: promptEmb,
@@ -408,7 +407,7 @@ export class ClassifyState {
             scoring: $state.snapshot(this.engine.scoring!),
             templateBudget: TEMPLATE_BUDGET,
           },
-          [imageEmb.buffer, promptEmb.buffer],
+          [promptEmb.buffer],
         ),
       );
       const scoreMs = performance.now() - t2;

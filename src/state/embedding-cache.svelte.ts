@@ -1,10 +1,13 @@
 /**
- * Embeddings of a classification run: held in memory per tower key, read from and written to the
- * IndexedDB cache (through the cache worker), keyed by content hash / exact prompt. Turned off, it
- * keeps only the memory copy: nothing is read from or written to IndexedDB (the bench's cold runs).
+ * Embeddings of a run, keyed by content hash / exact prompt, read from and written to the IndexedDB
+ * cache through the cache worker. Image embeddings stay in that worker (one flat N×dim buffer per
+ * cache, see workers/image-memo.ts): the model worker's batches go there directly and the analysis
+ * worker reads a run's matrix from there, so this side only knows which hashes are held. Prompt
+ * embeddings (small) are kept here. Turned off, nothing is read from or written to IndexedDB (the
+ * bench's cold runs); the memory copy is kept either way.
  */
 import * as Comlink from 'comlink';
-import type { RunRecord, StoreWorkerApi, WriteResult } from '../../workers/clip-api';
+import type { RunRecord, RunRows, RowsRef, StoreWorkerApi, WriteResult } from '../../workers/clip-api';
 import { ContentIndex } from './content-index.svelte';
 
 /** Image embeddings kept in memory across runs; beyond this the memory copy starts afresh (IndexedDB keeps all). */
@@ -25,26 +28,35 @@ export class EmbeddingCache {
   warning = $state<string | null>(null);
   /** Content hashes of the picked files, begun at intake. */
   readonly contents = new ContentIndex();
+  /** This cache's memo in the cache worker. */
+  readonly memo = crypto.randomUUID();
 
   private vision = '';
   private text = '';
   private label = '';
-  private images = new Map<string, Float32Array>();
+  private dim = 0;
+  /** Hashes whose image embedding the cache worker holds in this cache's memo (under `vision`). */
+  private held = new Set<string>();
   private texts = new Map<string, Float32Array>();
   /** Writes of the current run, awaited by `finish`. */
   private writes: Promise<void>[] = [];
   /** The run record `beginRun` stored, until `endRun`. */
   private runId: string | null = null;
 
-  constructor(private store: Comlink.Remote<StoreWorkerApi>) {}
+  constructor(readonly store: Comlink.Remote<StoreWorkerApi>) {}
 
   /** Start a run under these tower keys; memory held for other keys is dropped. */
   begin(vision: string, text: string, label: string, dim: number): void {
-    if (this.vision !== vision || this.images.size > MEMO_MAX_IMAGES) this.images = new Map();
+    if (this.vision !== vision || this.dim !== dim || this.held.size > MEMO_MAX_IMAGES) {
+      this.held = new Set();
+      // Calls on one Comlink endpoint are handled in order, so later reads and runs find the new memo.
+      void this.store.resetMemo(this.memo, vision, dim);
+    }
     if (this.text !== text) this.texts = new Map();
     this.vision = vision;
     this.text = text;
     this.label = label;
+    this.dim = dim;
     this.warning = null;
     this.writes = [];
     this.write(() => this.store.touchModel({ fingerprint: vision, tower: 'vision', label, dim }));
@@ -52,41 +64,70 @@ export class EmbeddingCache {
   }
 
   /** Issue 16: hold rows in memory only (imported embeddings; never written to IndexedDB). */
-  holdImages(keys: string[], rows: Float32Array[]): void {
-    keys.forEach((k, i) => this.images.set(k, rows[i]!));
+  async holdImages(keys: string[], rows: Float32Array[]): Promise<void> {
+    const packed = new Float32Array(keys.length * this.dim);
+    rows.forEach((r, i) => packed.set(r, i * this.dim));
+    await this.store.holdRows(this.memo, keys, Comlink.transfer(packed, [packed.buffer]));
+    keys.forEach((k) => this.held.add(k));
   }
 
-  image(hash: string): Float32Array | undefined {
-    return this.images.get(hash);
+  /** Whether the image embedding of `hash` is held (for the current vision key). */
+  has(hash: string): boolean {
+    return this.held.has(hash);
+  }
+
+  /** Where the analysis worker reads the rows of these hashes (see `createAnalysisWorker`). */
+  rows(hashes: string[]): RowsRef {
+    return { memo: this.memo, keys: hashes };
+  }
+
+  /** The rows of these hashes, packed n×dim (for tests and exports; runs read them in the analysis worker). */
+  gather(hashes: string[]): Promise<Float32Array> {
+    return this.store.gather(this.rows(hashes));
   }
 
   /**
-   * Content hashes of the images (waiting for the intake's hashing) and the cached embeddings of
-   * those not in memory, read in one bulk transaction in the cache worker.
+   * Content hashes of the images (waiting for the intake's hashing), with the cached embeddings of
+   * those not held yet read into the cache worker's memory in one bulk transaction.
    */
   async lookupImages(blobs: Blob[], dim: number): Promise<ImageLookup> {
     const t0 = performance.now();
     const { hashes, unreadable } = await this.contents.hashesOf(blobs);
     const hashMs = performance.now() - t0;
-    const missing = [...new Set(hashes.filter((h): h is string => h !== null && !this.images.has(h)))];
+    const missing = [...new Set(hashes.filter((h): h is string => h !== null && !this.held.has(h)))];
     if (!this.enabled || missing.length === 0) return { hashes, unreadable, hashMs, readMs: 0 };
-    const got = await this.store.readImages(this.vision, dim, missing);
-    missing.forEach((h, k) => got.found[k] && this.images.set(h, got.embeddings.slice(k * dim, (k + 1) * dim)));
+    const got = await this.store.readImages(this.memo, this.vision, dim, missing);
+    missing.forEach((h, k) => got.found[k] && this.held.add(h));
     return { hashes, unreadable, hashMs, readMs: got.readMs };
   }
 
   /**
-   * Keep new image embeddings (rows of `packed`, in `hashes` order) and write them in one batch;
-   * `storedImages` updates the open run's record (see `beginRun`) in the same transaction.
+   * Announce streamed run `run` to the cache worker, whose images are `hashes` by seq: its batches
+   * reach the worker from the model worker, written under the backend that made them (`runBackend`
+   * until a GPU loss); `storedImages` counts the run's images stored before this stream.
    */
-  putImages(hashes: string[], packed: Float32Array, dim: number, storedImages?: number, vision = this.vision): void {
-    hashes.forEach((h, k) => this.images.set(h, packed.slice(k * dim, (k + 1) * dim)));
-    const run = this.runId !== null && storedImages !== undefined ? { id: this.runId, storedImages } : undefined;
-    if (vision !== this.vision) {
-      // Made by another backend than the run started on (GPU lost mid-run): cached under that backend.
-      this.write(() => this.store.touchModel({ fingerprint: vision, tower: 'vision', label: this.label, dim }));
-    }
-    this.write(() => this.store.storeImages(vision, hashes, Comlink.transfer(packed, [packed.buffer]), dim, run));
+  openRun(run: number, hashes: string[], runBackend: string, storedImages: number): Promise<void> {
+    const rows: RunRows = {
+      memo: this.memo,
+      hashes,
+      visionKey: this.vision,
+      runBackend,
+      label: this.label,
+      dim: this.dim,
+      write: this.enabled,
+      record: this.runId !== null ? { id: this.runId, storedImages } : null,
+    };
+    return this.store.openRun(run, rows);
+  }
+
+  /** Rows the model worker reported embedded: the cache worker holds (or is about to hold) them. */
+  noteHeld(hashes: string[]): void {
+    hashes.forEach((h) => this.held.add(h));
+  }
+
+  /** Wait until the cache worker has the `rows` rows of run `run` reported so far, and their writes. */
+  async settleRun(run: number, rows: number): Promise<void> {
+    await this.note(this.store.settleRun(run, rows));
   }
 
   /** The vision key of the current run. */

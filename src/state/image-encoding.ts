@@ -1,15 +1,16 @@
 /**
  * The image half of a run, shared by classification and retrieval: after the cache lookup, encode
  * each distinct image content nothing has embedded yet — decoded in the pool of decode workers, pixels
- * sent straight to the model worker, embedded in batches with two in flight — writing every batch to
- * the cache as it arrives (so a reload mid-run loses nothing), and collect the files that could not be
- * read.
+ * sent straight to the model worker, embedded in batches with two in flight, each batch's rows sent
+ * straight to the cache worker, which holds them and writes them to IndexedDB as they arrive (so a
+ * reload mid-run loses nothing) — and collect the files that could not be read. The main thread sees
+ * only which images are done.
  */
 import type { Skipped } from '../core/image-folder';
 import { imageNotes } from '../data/image-decode';
 import * as Comlink from 'comlink';
 import { WorkbenchError, cancelledError, describeError } from '../data/errors';
-import type { StreamBatch } from '../../workers/clip-api';
+import type { StreamProgress } from '../../workers/clip-api';
 import { DecodePool } from './decode-pool';
 import type { EngineState } from './engine.svelte';
 import type { EmbeddingCache, ImageLookup } from './embedding-cache.svelte';
@@ -22,19 +23,39 @@ const WINDOW = 32;
 
 let nextRunId = 1;
 let pool: DecodePool | null = null;
-/** Engines whose model-worker replacement drops the pool (registered once each). */
+/** The model worker's link to the cache worker, made on first use (and again when that worker is replaced). */
+let storeLink: Promise<void> | null = null;
+/** Engines whose model-worker replacement drops the pool and the link (registered once each). */
 const watching = new WeakSet<EngineState>();
 
-/** The page's decode pool, wired to the model worker on first use (and again when that worker is replaced). */
+function watch(engine: EngineState): void {
+  if (watching.has(engine)) return;
+  watching.add(engine);
+  engine.onWorkerReplaced(() => {
+    pool?.terminate();
+    pool = null;
+    storeLink = null;
+  });
+}
+
+/** The page's decode pool, wired to the model worker. */
 function decodePool(engine: EngineState): DecodePool {
-  if (!watching.has(engine)) {
-    watching.add(engine);
-    engine.onWorkerReplaced(() => {
-      pool?.terminate();
-      pool = null;
-    });
-  }
+  watch(engine);
   return (pool ??= new DecodePool((port) => engine.pipeline.connectDecoder(port)));
+}
+
+/** A MessagePort from the model worker to the cache worker, over which every embedded batch travels. */
+function linkStore(engine: EngineState, cache: EmbeddingCache): Promise<void> {
+  watch(engine);
+  storeLink ??= (async () => {
+    const { port1, port2 } = new MessageChannel();
+    await cache.store.acceptBatches(Comlink.transfer(port2, [port2]));
+    await engine.pipeline.connectStore(Comlink.transfer(port1, [port1]));
+  })().catch((e: unknown) => {
+    storeLink = null;
+    throw e;
+  });
+  return storeLink;
 }
 
 export interface EncodeImages {
@@ -85,7 +106,7 @@ export async function encodeMissingImages(
     const todo: number[] = [];
     const queued = new Set<string>();
     hashes.forEach((h, i) => {
-      if (h !== null && !cache.image(h) && !queued.has(h) && !failedFiles.has(paths[i]!)) {
+      if (h !== null && !cache.has(h) && !queued.has(h) && !failedFiles.has(paths[i]!)) {
         queued.add(h);
         todo.push(i);
       }
@@ -136,8 +157,8 @@ export async function encodeMissingImages(
 }
 
 /**
- * Encode the images `todo` (indices into the run) in the model worker: decode in the pool, batches back
- * written to the cache under the backend that made them; failures appended to `failed`.
+ * Encode the images `todo` (indices into the run) in the model worker: decode in the pool, batches to
+ * the cache worker (held, and written under the backend that made them); failures appended to `failed`.
  */
 async function encodeRound(
   a: EncodeImages,
@@ -149,9 +170,11 @@ async function encodeRound(
 ): Promise<void> {
   const { engine, cache, paths, blobs } = a;
   const hashes = a.lookup.hashes;
-  const dim = engine.info!.embeddingDim;
   const pipe = engine.pipeline;
   const run = nextRunId++;
+  await linkStore(engine, cache);
+  const streamHashes = todo.map((i) => hashes[i]!);
+  await cache.openRun(run, streamHashes, runBackend, progress.stored);
   await pipe.openStream(run);
   // Stops dispatch when the run is cancelled or the model worker gives up (another model loaded…).
   const stop = new AbortController();
@@ -162,6 +185,7 @@ async function encodeRound(
   };
   signal.addEventListener('abort', onAbort);
   let answered = 0;
+  let rows = 0;
   // Every decode lane waiting for room in the window (one per decode worker).
   let waiters: (() => void)[] = [];
   const wakeAll = () => {
@@ -174,23 +198,14 @@ async function encodeRound(
       await new Promise<void>((r) => waiters.push(r));
     }
   };
-  const onBatch = (b: StreamBatch) => {
+  const onBatch = (b: StreamProgress) => {
     answered += b.seqs.length + b.failed.length;
     wakeAll();
     for (const f of b.failed) failed.push({ file: f.file ?? paths[todo[f.seq]!]!, reason: f.reason });
-    if (b.seqs.length > 0) {
-      progress.encoded += b.seqs.length;
-      progress.stored += b.seqs.length;
-      // Rows go to the cache under the backend that made them (the run's, until a GPU loss switches it).
-      const key = cache.visionKey.replace(new RegExp(`:${runBackend}(?=:|$)`), `:${b.backend || runBackend}`);
-      cache.putImages(
-        b.seqs.map((q) => hashes[todo[q]!]!),
-        b.embeddings,
-        dim,
-        progress.stored,
-        key,
-      );
-    }
+    rows += b.seqs.length;
+    progress.encoded += b.seqs.length;
+    progress.stored += b.seqs.length;
+    cache.noteHeld(b.seqs.map((q) => streamHashes[q]!));
     a.onChunk(b.seqs.length + b.failed.length, failed);
   };
   try {
@@ -201,5 +216,7 @@ async function encodeRound(
     await embedding;
   } finally {
     signal.removeEventListener('abort', onAbort);
+    // Every row reported is in the cache worker (and written) before the run reads or resumes from it.
+    await cache.settleRun(run, rows);
   }
 }

@@ -67,7 +67,7 @@ export function importedLookup(blobs: Blob[], cache: EmbeddingCache, dim: number
     });
     const rows = blobs.map((b) => ROWS.get(b)!.row);
     const d = source.set.dim;
-    cache.holdImages(
+    await cache.holdImages(
       hashes,
       rows.map((r) => source.set.image.subarray(r * d, (r + 1) * d)),
     );

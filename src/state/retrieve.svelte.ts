@@ -102,7 +102,7 @@ export class RetrieveState {
   }
 
   private analysisApi(): Comlink.Remote<AnalysisWorkerApi> {
-    return (this.analysis ??= createAnalysisWorker());
+    return (this.analysis ??= createAnalysisWorker(this.storage.store));
   }
 
   /** Take a picked or dropped folder: its images, and captions from a caption file or .txt files. */
@@ -250,14 +250,12 @@ export class RetrieveState {
       stats.image_misses = enc.encoded;
 
       // The gallery: every image that embedded, in folder order.
-      const galleryRows = d.images
-        .map((_, i) => i)
-        .filter((i) => found.hashes[i] && this.cache.image(found.hashes[i]!));
+      const galleryRows = d.images.map((_, i) => i).filter((i) => found.hashes[i] && this.cache.has(found.hashes[i]!));
       stats.image_hits = galleryRows.length - enc.encoded;
       if (galleryRows.length === 0)
         throw new WorkbenchError('bad-input', 'None of the images could be read, so there is nothing to search.');
-      const gallery = new Float32Array(galleryRows.length * dim);
-      galleryRows.forEach((i, r) => gallery.set(this.cache.image(found.hashes[i]!)!, r * dim));
+      // Image rows stay in the cache worker; the analysis worker reads them there by content hash.
+      const galleryKeys = galleryRows.map((i) => found.hashes[i]!);
       const galleryOf = new Map(galleryRows.map((i, r) => [paths[i]!, r]));
 
       // Evaluation: captioned images that embedded, in the caption file's order, and their captions.
@@ -278,21 +276,24 @@ export class RetrieveState {
           const image = evalRow.get(c.image);
           return image === undefined ? [] : [{ caption: c.caption, image, row }];
         });
-        const imgs = new Float32Array(evalImages.length * dim);
-        evalImages.forEach((g, r) => imgs.set(gallery.subarray(g * dim, (g + 1) * dim), r * dim));
         const caps = new Float32Array(evalCaptions.length * dim);
         evalCaptions.forEach((c, r) => caps.set(texts.embeddings.subarray(c.row * dim, (c.row + 1) * dim), r * dim));
         this.progress = phase('scoring', 'Ranking', 'captions', evalCaptions.length);
         result = await this.analysisApi().retrieve(
           Comlink.transfer(
-            { images: imgs, captions: caps, captionImage: Int32Array.from(evalCaptions, (c) => c.image), dim },
-            [imgs.buffer, caps.buffer],
+            {
+              images: this.cache.rows(evalImages.map((g) => galleryKeys[g]!)),
+              captions: caps,
+              captionImage: Int32Array.from(evalCaptions, (c) => c.image),
+              dim,
+            },
+            [caps.buffer],
           ),
           Comlink.proxy((done: number) => this.progress && (this.progress.done = done)),
         );
       }
       const rankMs = performance.now() - t2;
-      await this.analysisApi().setGallery(Comlink.transfer(gallery, [gallery.buffer]), dim);
+      await this.analysisApi().setGallery(this.cache.rows(galleryKeys), dim);
       await this.cache.finish(d.name, new Set(found.hashes).size);
       const manifest: Omit<RunManifest, 'templates'> = await modelManifest(this.engine);
       this.run = {

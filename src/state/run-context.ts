@@ -4,7 +4,7 @@
  */
 import * as Comlink from 'comlink';
 import type { RunManifest } from '../core/results';
-import type { AnalysisWorkerApi } from '../../workers/clip-api';
+import type { AnalysisWorkerApi, StoreWorkerApi } from '../../workers/clip-api';
 import type { EngineState } from './engine.svelte';
 
 declare const __APP_VERSION__: string;
@@ -52,9 +52,17 @@ export async function modelManifest(engine: EngineState): Promise<Omit<RunManife
   };
 }
 
-/** A scoring/metrics worker (created on first use by the caller). */
-export function createAnalysisWorker(): Comlink.Remote<AnalysisWorkerApi> {
+/**
+ * A scoring/metrics worker (created on first use by the caller), reading image embeddings straight
+ * from the cache worker `store` over a port of its own.
+ */
+export function createAnalysisWorker(store: Comlink.Remote<StoreWorkerApi>): Comlink.Remote<AnalysisWorkerApi> {
   // Vite bundles the worker from this exact `new Worker(new URL(…, import.meta.url))` form.
   const worker = new Worker(new URL('../../workers/analysis.worker.ts', import.meta.url), { type: 'module' });
-  return Comlink.wrap<AnalysisWorkerApi>(worker);
+  const api = Comlink.wrap<AnalysisWorkerApi>(worker);
+  const { port1, port2 } = new MessageChannel();
+  // Both calls are queued in order on their endpoints, so no request reaches either side before its port.
+  void store.serveRows(Comlink.transfer(port1, [port1]));
+  void api.useRows(Comlink.transfer(port2, [port2]));
+  return api;
 }

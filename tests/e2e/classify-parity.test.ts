@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, watchErrors } from '../helpers/browser';
+import { countMainThreadFloats, launchChromium, watchErrors } from '../helpers/browser';
 import { startBuiltApp } from '../helpers/app-server';
 import { DATASETS, MODELS } from '../helpers/paths';
 import { urlSource } from '../../src/data/model-files';
@@ -72,6 +72,7 @@ afterAll(async () => {
 async function openWithModel(model: string, backend: 'wasm' | 'webgpu'): Promise<{ page: Page; errors: string[] }> {
   const page = await browser.newPage();
   const errors = watchErrors(page);
+  await countMainThreadFloats(page);
   await page.goto(`${app.url}/?mode=classify`);
   await page.waitForFunction(() => 'zsw' in window);
   const source = urlSource(`${app.url}/models/${model}/`, 'server', model);
@@ -99,7 +100,13 @@ describe.each(['toy-clip-cifar10', 'toy-clip-cifar10-skewed'])('%s', (model) => 
     await page.waitForFunction(() => window.zsw.classify.dataset !== null);
     for (const mode of MODES) {
       const ref = reference(model, mode.ref);
+      await page.evaluate(() => window.__mainFloats!.reset());
       const res = await runWith(page, mode.preset);
+      // Issue 12: image embeddings go from the model worker to the cache worker to the analysis worker;
+      // the main thread gets prompts and results only. One pass of the 1,000 images' rows through it
+      // would be 1,000 × 64 × 4 = 256,000 bytes (the old pipeline carried them back batch by batch).
+      const floats = await page.evaluate(() => ({ ...window.__mainFloats! }));
+      if (mode.preset === 'simple') expect(floats.bytes).toBeLessThan((1000 * 64 * 4) / 4);
       expect(res.backend).toBe('wasm');
       expect(res.templates.count).toBe(mode.count);
       expect(res.predictions).toHaveLength(1000);
@@ -110,7 +117,8 @@ describe.each(['toy-clip-cifar10', 'toy-clip-cifar10-skewed'])('%s', (model) => 
       expect(agree / compared).toBeGreaterThanOrEqual(0.99);
       console.log(
         `${model} wasm ${mode.preset}: acc1 ${res.metrics.acc1} (ref ${ref.top1.toFixed(4)}), acc5 ${res.metrics.acc5} ` +
-          `(ref ${ref.top5.toFixed(4)}), mpcr ${res.metrics.mean_per_class_recall}, agreement ${agree}/${compared}`,
+          `(ref ${ref.top5.toFixed(4)}), mpcr ${res.metrics.mean_per_class_recall}, agreement ${agree}/${compared}; ` +
+          `main thread received ${floats.bytes} bytes of Float32Array (largest ${floats.largest} values)`,
       );
     }
     expect(errors).toEqual([]);

@@ -84,21 +84,22 @@ export async function embedPickedImages(page: Page, task: 'classify' | 'retrieve
           }))
         : z.retrieve.dataset.images;
     const dim = z.engine.info.embeddingDim;
-    // After a run, the tab's embedding cache holds exactly what the run scored: read those (an
-    // internal, so a missing one falls back to encoding again with the same engine).
+    // After a run, the tab's embedding cache (in the cache worker) holds exactly what the run scored:
+    // read those (an internal, so a missing one falls back to encoding again with the same engine).
     const cache = (
       z[t] as unknown as {
         cache?: {
-          image?(h: string): Float32Array | undefined;
+          has?(h: string): boolean;
+          gather?(hashes: string[]): Promise<Float32Array>;
           contents?: { hashesOf?(b: Blob[]): Promise<{ hashes: (string | null)[] }> };
         };
       }
     ).cache;
-    if (cache?.image && cache.contents?.hashesOf) {
+    if (cache?.has && cache.gather && cache.contents?.hashesOf) {
       const { hashes } = await cache.contents.hashesOf(list.map((x) => x.file));
-      const rows = hashes.map((h) => (h ? cache.image!(h) : undefined));
-      if (rows.every((r) => r?.length === dim)) {
-        return { paths: list.map((x) => x.path), emb: rows.flatMap((r) => Array.from(r!)), dim, cached: true };
+      if (hashes.every((h) => h !== null && cache.has!(h))) {
+        const emb = await cache.gather(hashes as string[]);
+        return { paths: list.map((x) => x.path), emb: Array.from(emb), dim, cached: true };
       }
     }
     const out: number[] = [];

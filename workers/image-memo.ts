@@ -1,0 +1,117 @@
+/**
+ * The cache worker's side of the run pipeline: image embeddings held in memory (one flat N×dim
+ * `RowArena` per embedding cache, under that cache's vision key), fed by IndexedDB reads, imported
+ * sets and the batches the model worker sends straight here over a MessagePort; the analysis worker
+ * reads a run's matrix from here over its own port. The main thread only hears which rows exist.
+ */
+import { RowArena } from '../src/core/row-arena';
+import type { EmbeddingStore } from '../src/storage/embedding-store';
+import type { WriteResult } from './store.worker';
+
+/** A batch of a streamed run, as the model worker posts it (the buffer is transferred). */
+export interface RowsMessage {
+  run: number;
+  /** `seq` of each row, in row order. */
+  seqs: number[];
+  /** seqs.length × dim, unit rows. */
+  embeddings: Float32Array;
+  /** The backend that made the rows (it changes if the GPU device is lost mid-run). */
+  backend: string;
+}
+
+/** What a streamed run's batches are: set by the main thread before the first image is handed out. */
+export interface RunRows {
+  /** The embedding cache (memo) the rows belong to. */
+  memo: string;
+  /** Content hash of each image of the stream, by `seq`. */
+  hashes: string[];
+  /** The run's vision key; rows are stored under it, with `:<runBackend>` swapped for the batch's backend. */
+  visionKey: string;
+  runBackend: string;
+  /** The model's name for a record of a key first used mid-run (another backend after a GPU loss). */
+  label: string;
+  dim: number;
+  /** Write rows to IndexedDB (false: memory only, the bench's cold runs). */
+  write: boolean;
+  /** The run record to keep up to date, and how many of the run's images were stored before this stream. */
+  record: { id: string; storedImages: number } | null;
+}
+
+/** The rows the analysis worker asks for (see `gather`). */
+export interface RowsRef {
+  memo: string;
+  keys: string[];
+}
+
+interface OpenRun extends RunRows {
+  received: number;
+  writes: Promise<WriteResult>[];
+  waiters: (() => void)[];
+}
+
+type Writer = (body: (s: EmbeddingStore) => Promise<void>) => Promise<WriteResult>;
+
+export class ImageMemo {
+  private memos = new Map<string, { key: string; arena: RowArena }>();
+  private runs = new Map<number, OpenRun>();
+
+  constructor(private writer: Writer) {}
+
+  /** Start memo `memo` afresh for `key` (a vision key) and rows of `dim`. */
+  reset(memo: string, key: string, dim: number): void {
+    this.memos.set(memo, { key, arena: new RowArena(dim) });
+  }
+
+  /** Keep rows (keys.length×dim) in `memo` if it still serves `key`. */
+  hold(memo: string, key: string | null, keys: string[], packed: Float32Array): void {
+    const m = this.memos.get(memo);
+    if (m && (key === null || m.key === key)) m.arena.put(keys, packed);
+  }
+
+  /** Rows of `ref` packed in its key order (a new buffer, for transfer). */
+  gather(ref: RowsRef): Float32Array {
+    const m = this.memos.get(ref.memo);
+    if (!m) throw new Error(`No embeddings are held for this tab (${ref.memo}).`);
+    return m.arena.gather(ref.keys);
+  }
+
+  open(run: number, rows: RunRows): void {
+    this.runs.set(run, { ...rows, received: 0, writes: [], waiters: [] });
+  }
+
+  /** A batch from the model worker: into the memo, and written under the backend that made it. */
+  take(msg: RowsMessage): void {
+    const r = this.runs.get(msg.run);
+    if (!r) return;
+    const hashes = msg.seqs.map((q) => r.hashes[q]!);
+    this.hold(r.memo, r.visionKey, hashes, msg.embeddings);
+    r.received += hashes.length;
+    if (r.write) {
+      const key = r.visionKey.replace(new RegExp(`:${r.runBackend}(?=:|$)`), `:${msg.backend || r.runBackend}`);
+      if (key !== r.visionKey) {
+        r.writes.push(
+          this.writer((s) => s.touchModel({ fingerprint: key, tower: 'vision', label: r.label, dim: r.dim })),
+        );
+      }
+      const record = r.record && { id: r.record.id, storedImages: r.record.storedImages + r.received };
+      r.writes.push(this.writer((s) => s.putImages(key, hashes, msg.embeddings, r.dim, record ?? undefined)));
+    }
+    const w = r.waiters;
+    r.waiters = [];
+    w.forEach((f) => f());
+  }
+
+  /**
+   * Close a run once `rows` of its rows are here (the main thread counts the batches it was told of;
+   * they travel on another port, so may arrive after the count) and its writes are done: the first
+   * refused write, or `{ stored: true }`.
+   */
+  async settle(run: number, rows: number): Promise<WriteResult> {
+    const r = this.runs.get(run);
+    if (!r) return { stored: true };
+    while (r.received < rows) await new Promise<void>((res) => r.waiters.push(res));
+    this.runs.delete(run);
+    const results = await Promise.all(r.writes);
+    return results.find((x) => !x.stored) ?? { stored: true };
+  }
+}
