@@ -17,14 +17,14 @@ import {
   type ScoreParams,
 } from '../src/core/metrics';
 import { retrievalMetrics, topMatches, type RetrievalInput, type RetrievalResult } from '../src/core/retrieval';
-import type { RowsRef } from './image-memo';
+import type { RowsRef } from './row-memo';
 import type { RowsApi } from './store.worker';
 
 /** The cache worker's rows (see `useRows`). */
 let rows: Comlink.Remote<RowsApi> | null = null;
 
-/** The image rows of `ref` (n×dim unit rows), from the cache worker. */
-function imageRows(ref: RowsRef): Promise<Float32Array> {
+/** The rows of `ref` (n×dim unit rows, image or text), from the cache worker. */
+function heldRows(ref: RowsRef): Promise<Float32Array> {
   if (!rows) throw new Error('The analysis worker is not connected to the cache worker (useRows).');
   return rows.gather(ref);
 }
@@ -35,8 +35,8 @@ export interface ScoreRequest {
   labels: Int32Array;
   /** Per image, every acceptable class where a metadata label lists several ("any of" scoring). */
   accepted?: (number[] | null)[];
-  /** (C·T)×dim unit prompt embeddings, class-major. */
-  prompts: Float32Array;
+  /** The C·T prompts, class-major (unit rows held by the cache worker). */
+  prompts: RowsRef;
   numClasses: number;
   numTemplates: number;
   dim: number;
@@ -59,10 +59,10 @@ export interface ScoreResult {
   classEmbeddings: Float32Array;
 }
 
-/** A retrieval run's request: the images' rows held by the cache worker, the rest as in `RetrievalInput`. */
-export type RetrieveRequest = Omit<RetrievalInput, 'images'> & { images: RowsRef };
+/** A retrieval run's request: image and caption rows held by the cache worker, the rest as in `RetrievalInput`. */
+export type RetrieveRequest = Omit<RetrievalInput, 'images' | 'captions'> & { images: RowsRef; captions: RowsRef };
 
-type Scored = Omit<ScoreRequest, 'images'> & { images: Float32Array };
+type Scored = Omit<ScoreRequest, 'images' | 'prompts'> & { images: Float32Array; prompts: Float32Array };
 
 /** Every k-th image, so the sample spreads over classes in a sorted folder. */
 function strideSample(
@@ -94,7 +94,8 @@ const api = {
   },
 
   async score(request: ScoreRequest): Promise<ScoreResult> {
-    const req: Scored = { ...request, images: await imageRows(request.images) };
+    const [images, prompts] = await Promise.all([heldRows(request.images), heldRows(request.prompts)]);
+    const req: Scored = { ...request, images, prompts };
     const { numClasses: c, numTemplates: t, dim } = req;
     if (req.images.length !== req.labels.length * dim) throw new Error('Image rows and labels differ in number.');
     const classEmbeddings = ensembleClassEmbeddings(req.prompts, c, t, dim);
@@ -119,13 +120,14 @@ const api = {
 
   /** Ranks and Recall@K both ways (see core/retrieval); `onProgress` gets captions scored so far. */
   async retrieve(req: RetrieveRequest, onProgress?: (done: number, total: number) => void): Promise<RetrievalResult> {
-    const r = retrievalMetrics({ ...req, images: await imageRows(req.images) }, onProgress);
+    const [images, captions] = await Promise.all([heldRows(req.images), heldRows(req.captions)]);
+    const r = retrievalMetrics({ ...req, images, captions }, onProgress);
     return Comlink.transfer(r, [r.textRanks.buffer, r.imageRanks.buffer, r.textTop.buffer, r.imageTop.buffer]);
   },
 
   /** Keep the searchable images (n×dim unit rows, from the cache worker). */
   async setGallery(images: RowsRef, dim: number): Promise<void> {
-    gallery = { images: await imageRows(images), dim };
+    gallery = { images: await heldRows(images), dim };
   },
 
   /**
@@ -137,6 +139,11 @@ const api = {
     const t0 = performance.now();
     const r = topMatches(gallery.images, query, gallery.dim, k, exclude);
     return { ...r, ms: performance.now() - t0 };
+  },
+
+  /** Like `search`, for a query whose unit row the cache worker holds (a typed text). */
+  async searchRows(query: RowsRef, k: number): Promise<{ ids: number[]; scores: number[]; ms: number }> {
+    return api.search(await heldRows(query), k);
   },
 
   /** Like `search`, from a gallery image's own embedding. */

@@ -12,7 +12,7 @@ import { decodeImage, type ResizeMode } from '../src/data/image-decode';
 import { preprocessRgb } from '../src/core/preprocess';
 import '../src/data/error-transfer';
 import { listen, PixelStream, streams, type StreamBatch, type StreamProgress } from './pixel-stream';
-import type { RowsMessage } from './image-memo';
+import type { RowsMessage } from './row-memo';
 
 /** One image to embed: its bytes and a name (relative path) used in messages. */
 export interface ImageItem {
@@ -124,6 +124,26 @@ const api = {
       onProgress?.({ done: Math.min(texts.length, i + TEXT_BATCH), total: texts.length });
     }
     return Comlink.transfer(out, [out.buffer]);
+  },
+
+  /**
+   * Embed `texts` as stream `run` of the cache worker: each batch's rows (seq = index in `texts`) go
+   * there over the `connectStore` port, not back to the caller. Resolves when every row is sent.
+   */
+  async embedTextsTo(run: number, texts: string[], onProgress?: (p: EmbedProgress) => void): Promise<void> {
+    const m = requireModel();
+    const port = storePort;
+    if (!port) throw new WorkbenchError('internal', 'The cache worker is not connected (connectStore).');
+    const signal = jobs.signal;
+    for (let i = 0; i < texts.length; i += TEXT_BATCH) {
+      checkCancelled(signal);
+      const batch = texts.slice(i, i + TEXT_BATCH);
+      const embeddings = await m.embedTextBatch(batch);
+      encoded.texts += batch.length;
+      const msg: RowsMessage = { run, seqs: batch.map((_, k) => i + k), embeddings, backend: m.info.backend };
+      port.postMessage(msg, [embeddings.buffer]);
+      onProgress?.({ done: Math.min(texts.length, i + TEXT_BATCH), total: texts.length });
+    }
   },
 
   /**

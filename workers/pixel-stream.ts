@@ -18,7 +18,7 @@ export interface StreamBatch {
   backend: string;
 }
 
-/** What the main thread hears of a batch: its rows went to the cache worker (workers/image-memo.ts). */
+/** What the main thread hears of a batch: its rows went to the cache worker (workers/row-memo.ts). */
 export type StreamProgress = Omit<StreamBatch, 'embeddings'>;
 
 /** Batches in flight: one in the runtime, the next packed and queued behind it. */

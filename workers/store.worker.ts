@@ -1,7 +1,7 @@
 /**
  * The embedding cache worker: reads and writes IndexedDB (bulk reads, one transaction per batch of
  * writes), so none of that work sits on the main thread, and holds the image embeddings of the tabs'
- * runs in memory (workers/image-memo.ts): the model worker's batches come here and the analysis
+ * runs in memory (workers/row-memo.ts): the model worker's batches come here and the analysis
  * worker's matrices go from here, each over its own MessagePort. A storage failure (quota, private mode) never fails a run: writes
  * report `{ stored: false, message }` and the caller continues with what it holds in memory.
  */
@@ -13,7 +13,7 @@ import {
   type ModelUsage,
   type RunRecord,
 } from '../src/storage/embedding-store';
-import { ImageMemo, type RowsMessage, type RowsRef, type RunRows } from './image-memo';
+import { RowMemo, type RowsMessage, type RowsRef, type RunRows } from './row-memo';
 
 export interface WriteResult {
   stored: boolean;
@@ -63,7 +63,7 @@ async function guardWrite(body: (s: EmbeddingStore) => Promise<void>): Promise<W
   }
 }
 
-const memo = new ImageMemo(guardWrite);
+const memo = new RowMemo(guardWrite);
 
 /** What the analysis worker may ask over its port. */
 const rowsApi = {
@@ -77,7 +77,7 @@ const rowsApi = {
 export type RowsApi = typeof rowsApi;
 
 const api = {
-  /** Start memo `id` (one per embedding cache) afresh for the vision key `model`, rows of `dim`. */
+  /** Start memo `id` (one per embedding cache and tower) afresh for the tower key `model`, rows of `dim`. */
   resetMemo(id: string, model: string, dim: number): void {
     memo.reset(id, model, dim);
   },
@@ -88,27 +88,28 @@ const api = {
   },
 
   /**
-   * Read the cached embeddings of these image hashes under `model` (a vision key) into memo `id`;
-   * which were found (1) or not (0), in `hashes` order.
+   * Read the cached embeddings of these keys (image hashes, or texts for `tower` 'text') under `model`
+   * (the tower key) into memo `id`; which were found (1) or not (0), in `keys` order.
    */
-  async readImages(
+  async readRows(
     id: string,
+    tower: 'vision' | 'text',
     model: string,
     dim: number,
-    hashes: string[],
+    keys: string[],
   ): Promise<{ found: Uint8Array; readMs: number }> {
     const t0 = performance.now();
     const s = await tryOpen();
-    if (!s) return { found: new Uint8Array(hashes.length), readMs: performance.now() - t0 };
-    const got = await s.getImages(model, hashes, dim);
-    const keys: string[] = [];
-    const rows = new Float32Array(hashes.length * dim);
-    hashes.forEach((h, k) => {
-      if (!got.found[k]) return;
-      rows.set(got.embeddings.subarray(k * dim, (k + 1) * dim), keys.length * dim);
-      keys.push(h);
+    if (!s) return { found: new Uint8Array(keys.length), readMs: performance.now() - t0 };
+    const got = tower === 'text' ? await s.getTexts(model, keys, dim) : await s.getImages(model, keys, dim);
+    const held: string[] = [];
+    const rows = new Float32Array(keys.length * dim);
+    keys.forEach((k, i) => {
+      if (!got.found[i]) return;
+      rows.set(got.embeddings.subarray(i * dim, (i + 1) * dim), held.length * dim);
+      held.push(k);
     });
-    memo.hold(id, model, keys, rows.subarray(0, keys.length * dim));
+    memo.hold(id, model, held, rows.subarray(0, held.length * dim));
     return { found: got.found, readMs: performance.now() - t0 };
   },
 
@@ -117,7 +118,7 @@ const api = {
     return rowsApi.gather(ref);
   },
 
-  /** Take the model worker's batches on `port` (see workers/image-memo.ts). */
+  /** Take the model worker's batches on `port` (see workers/row-memo.ts). */
   acceptBatches(port: MessagePort): void {
     port.onmessage = (e: MessageEvent<RowsMessage>) => memo.take(e.data);
   },
@@ -127,40 +128,19 @@ const api = {
     Comlink.expose(rowsApi, port);
   },
 
-  /** Expect the batches of streamed run `run` (before its first image is handed out). */
+  /** Expect the batches of streamed run `run` (before its first row is asked for). */
   openRun(run: number, rows: RunRows): void {
     memo.open(run, rows);
+  },
+
+  /** Resolves once `rows` rows of run `run` are held (its writes may still be going). */
+  runArrived(run: number, rows: number): Promise<void> {
+    return memo.arrived(run, rows);
   },
 
   /** Close run `run` once `rows` rows are here and written; the first refused write, if any. */
   settleRun(run: number, rows: number): Promise<WriteResult> {
     return memo.settle(run, rows);
-  },
-
-  async lookupTexts(
-    model: string,
-    dim: number,
-    texts: string[],
-  ): Promise<{ found: Uint8Array; embeddings: Float32Array }> {
-    const s = await tryOpen();
-    const got = s
-      ? await s.getTexts(model, texts, dim)
-      : { found: new Uint8Array(texts.length), embeddings: new Float32Array(texts.length * dim) };
-    return Comlink.transfer(got, [got.embeddings.buffer]);
-  },
-
-  storeImages(
-    model: string,
-    hashes: string[],
-    embeddings: Float32Array,
-    dim: number,
-    run?: { id: string; storedImages: number },
-  ): Promise<WriteResult> {
-    return guardWrite((s) => s.putImages(model, hashes, embeddings, dim, run));
-  },
-
-  storeTexts(model: string, texts: string[], embeddings: Float32Array, dim: number): Promise<WriteResult> {
-    return guardWrite((s) => s.putTexts(model, texts, embeddings, dim));
   },
 
   touchModel(rec: Omit<ModelRecord, 'lastUsed'>): Promise<WriteResult> {

@@ -23,7 +23,7 @@ import type { EngineState, UserError } from './engine.svelte';
 import type { StorageState } from './storage.svelte';
 import type { IndexProgress } from './content-index.svelte';
 import { EmbeddingCache } from './embedding-cache.svelte';
-import { abortable, encodeMissingImages } from './image-encoding';
+import { abortable, encodeMissingImages, encodePrompts } from './image-encoding';
 import { importedLookup } from './imported-embeddings.svelte';
 import { createAnalysisWorker, modelManifest, towerKeys } from './run-context';
 
@@ -321,18 +321,22 @@ export class ClassifyState {
       const lookup = importedLookup(blobs, this.cache, dim) ?? this.cache.lookupImages(blobs, dim);
       lookup.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
       const t0 = performance.now();
-      const texts = await this.cache.prompts(promptGrid(classNames, set.templates), dim, (todo) => {
-        this.progress = {
-          phase: 'texts',
-          label: 'Encoding prompts',
-          unit: 'prompts',
-          done: 0,
-          total: todo.length,
-          startedAt: performance.now(),
-        };
-        return this.engine.embedTexts(todo, (p) => this.progress && (this.progress.done = p.done));
-      });
-      const promptEmb = texts.embeddings;
+      const texts = await encodePrompts(
+        this.engine,
+        this.cache,
+        promptGrid(classNames, set.templates),
+        (total) => {
+          this.progress = {
+            phase: 'texts',
+            label: 'Encoding prompts',
+            unit: 'prompts',
+            done: 0,
+            total,
+            startedAt: performance.now(),
+          };
+        },
+        (done) => this.progress && (this.progress.done = done),
+      );
       stats.text_hits = texts.hits;
       stats.text_misses = texts.misses;
       const embedTextsMs = performance.now() - t0;
@@ -393,23 +397,18 @@ export class ClassifyState {
       const accepted = images.some((im) => im.accepted) ? scoredIdx.map((i) => images[i]!.accepted ?? null) : undefined;
       if (scoredIdx.length === 0)
         throw new WorkbenchError('bad-input', 'None of the images could be read, so there is nothing to score.');
-      // The image rows go from the cache worker to the analysis worker; this thread only names them.
-      const result = await this.analysisApi().score(
-        Comlink.transfer(
-          {
-            images: this.cache.rows(scoredIdx.map((i) => hashes[i]!)),
-            labels,
-            accepted,
-            prompts: promptEmb,
-            numClasses: classes.length,
-            numTemplates: set.templates.length,
-            dim,
-            scoring: $state.snapshot(this.engine.scoring!),
-            templateBudget: TEMPLATE_BUDGET,
-          },
-          [promptEmb.buffer],
-        ),
-      );
+      // Image and prompt rows go from the cache worker to the analysis worker; this thread only names them.
+      const result = await this.analysisApi().score({
+        images: this.cache.rows(scoredIdx.map((i) => hashes[i]!)),
+        labels,
+        accepted,
+        prompts: texts.rows,
+        numClasses: classes.length,
+        numTemplates: set.templates.length,
+        dim,
+        scoring: $state.snapshot(this.engine.scoring!),
+        templateBudget: TEMPLATE_BUDGET,
+      });
       const scoreMs = performance.now() - t2;
       await this.cache.finish(d.name, new Set(hashes).size);
       this.run = {

@@ -1,17 +1,23 @@
 /**
  * Embeddings of a run, keyed by content hash / exact prompt, read from and written to the IndexedDB
- * cache through the cache worker. Image embeddings stay in that worker (one flat N×dim buffer per
- * cache, see workers/image-memo.ts): the model worker's batches go there directly and the analysis
- * worker reads a run's matrix from there, so this side only knows which hashes are held. Prompt
- * embeddings (small) are kept here. Turned off, nothing is read from or written to IndexedDB (the
- * bench's cold runs); the memory copy is kept either way.
+ * cache through the cache worker. They stay in that worker (one flat N×dim buffer per cache and tower,
+ * see workers/row-memo.ts): the model worker's batches go there directly and the analysis worker
+ * reads a run's matrices from there, so this side only knows which rows are held. Turned off, nothing
+ * is read from or written to IndexedDB (the bench's cold runs); the memory copy is kept either way.
  */
 import * as Comlink from 'comlink';
 import type { RunRecord, RunRows, RowsRef, StoreWorkerApi, WriteResult } from '../../workers/clip-api';
 import { ContentIndex } from './content-index.svelte';
 
-/** Image embeddings kept in memory across runs; beyond this the memory copy starts afresh (IndexedDB keeps all). */
-const MEMO_MAX_IMAGES = 200_000;
+/** Rows kept in memory across runs, per tower; beyond this the memory copy starts afresh (IndexedDB keeps all). */
+const MEMO_MAX_ROWS = 200_000;
+
+let nextStream = 1;
+
+/** An id for a stream of rows from the model worker to the cache worker, unique in the page. */
+export function nextStreamId(): number {
+  return nextStream++;
+}
 
 export interface ImageLookup {
   /** Content hash per image; null where the file could not be read. */
@@ -28,8 +34,9 @@ export class EmbeddingCache {
   warning = $state<string | null>(null);
   /** Content hashes of the picked files, begun at intake. */
   readonly contents = new ContentIndex();
-  /** This cache's memo in the cache worker. */
+  /** This cache's memos (image rows, text rows) in the cache worker. */
   readonly memo = crypto.randomUUID();
+  readonly textMemo = `${this.memo}:text`;
 
   private vision = '';
   private text = '';
@@ -37,7 +44,8 @@ export class EmbeddingCache {
   private dim = 0;
   /** Hashes whose image embedding the cache worker holds in this cache's memo (under `vision`). */
   private held = new Set<string>();
-  private texts = new Map<string, Float32Array>();
+  /** Texts whose embedding the cache worker holds in `textMemo` (under `text`). */
+  private heldTexts = new Set<string>();
   /** Writes of the current run, awaited by `finish`. */
   private writes: Promise<void>[] = [];
   /** The run record `beginRun` stored, until `endRun`. */
@@ -47,12 +55,15 @@ export class EmbeddingCache {
 
   /** Start a run under these tower keys; memory held for other keys is dropped. */
   begin(vision: string, text: string, label: string, dim: number): void {
-    if (this.vision !== vision || this.dim !== dim || this.held.size > MEMO_MAX_IMAGES) {
+    // Calls on one Comlink endpoint are handled in order, so later reads and runs find the new memo.
+    if (this.vision !== vision || this.dim !== dim || this.held.size > MEMO_MAX_ROWS) {
       this.held = new Set();
-      // Calls on one Comlink endpoint are handled in order, so later reads and runs find the new memo.
       void this.store.resetMemo(this.memo, vision, dim);
     }
-    if (this.text !== text) this.texts = new Map();
+    if (this.text !== text || this.dim !== dim || this.heldTexts.size > MEMO_MAX_ROWS) {
+      this.heldTexts = new Set();
+      void this.store.resetMemo(this.textMemo, text, dim);
+    }
     this.vision = vision;
     this.text = text;
     this.label = label;
@@ -96,7 +107,7 @@ export class EmbeddingCache {
     const hashMs = performance.now() - t0;
     const missing = [...new Set(hashes.filter((h): h is string => h !== null && !this.held.has(h)))];
     if (!this.enabled || missing.length === 0) return { hashes, unreadable, hashMs, readMs: 0 };
-    const got = await this.store.readImages(this.memo, this.vision, dim, missing);
+    const got = await this.store.readRows(this.memo, 'vision', this.vision, dim, missing);
     missing.forEach((h, k) => got.found[k] && this.held.add(h));
     return { hashes, unreadable, hashMs, readMs: got.readMs };
   }
@@ -108,6 +119,7 @@ export class EmbeddingCache {
    */
   openRun(run: number, hashes: string[], runBackend: string, storedImages: number): Promise<void> {
     const rows: RunRows = {
+      tower: 'vision',
       memo: this.memo,
       hashes,
       visionKey: this.vision,
@@ -136,29 +148,48 @@ export class EmbeddingCache {
   }
 
   /**
-   * Prompt embeddings (prompts.length × dim) from memory, then IndexedDB, then `encode` for the rest
-   * (each distinct prompt once), which are kept and written.
+   * Rows of `prompts` (one per prompt, in order; the cache worker holds them): from memory, then
+   * IndexedDB, then `encode` for the rest (each distinct prompt once), whose rows the model worker
+   * sends to the cache worker as stream `run`, which holds and writes them.
    */
   async prompts(
     prompts: string[],
-    dim: number,
-    encode: (todo: string[]) => Promise<Float32Array>,
-  ): Promise<{ embeddings: Float32Array; hits: number; misses: number }> {
+    runBackend: string,
+    encode: (todo: string[], run: number) => Promise<void>,
+  ): Promise<{ rows: RowsRef; hits: number; misses: number }> {
     const unique = [...new Set(prompts)];
-    let todo = unique.filter((p) => !this.texts.has(p));
+    let todo = unique.filter((p) => !this.heldTexts.has(p));
     if (this.enabled && todo.length > 0) {
-      const got = await this.store.lookupTexts(this.text, dim, todo);
-      todo.forEach((p, i) => got.found[i] && this.texts.set(p, got.embeddings.slice(i * dim, (i + 1) * dim)));
-      todo = todo.filter((p) => !this.texts.has(p));
+      const got = await this.store.readRows(this.textMemo, 'text', this.text, this.dim, todo);
+      todo.forEach((p, i) => got.found[i] && this.heldTexts.add(p));
+      todo = todo.filter((p) => !this.heldTexts.has(p));
     }
     if (todo.length > 0) {
-      const emb = await encode(todo);
-      todo.forEach((p, i) => this.texts.set(p, emb.slice(i * dim, (i + 1) * dim)));
-      this.write(() => this.store.storeTexts(this.text, todo, Comlink.transfer(emb, [emb.buffer]), dim));
+      const run = nextStreamId();
+      await this.store.openRun(run, {
+        tower: 'text',
+        memo: this.textMemo,
+        hashes: todo,
+        visionKey: this.text,
+        runBackend,
+        label: this.label,
+        dim: this.dim,
+        write: this.enabled,
+        record: null,
+      });
+      let sent = 0;
+      try {
+        await encode(todo, run);
+        sent = todo.length;
+        // The rows travel on the model worker's port: wait until they are held before anyone reads them.
+        await this.store.runArrived(run, sent);
+      } finally {
+        // Writes finish in the background (awaited by `finish`); a cancelled stream settles with what arrived.
+        this.writes.push(this.note(this.store.settleRun(run, sent)).then(() => undefined));
+      }
+      todo.forEach((p) => this.heldTexts.add(p));
     }
-    const embeddings = new Float32Array(prompts.length * dim);
-    prompts.forEach((p, i) => embeddings.set(this.texts.get(p)!, i * dim));
-    return { embeddings, hits: unique.length - todo.length, misses: todo.length };
+    return { rows: { memo: this.textMemo, keys: prompts }, hits: unique.length - todo.length, misses: todo.length };
   }
 
   /** Record a run in progress, so a reload can offer to resume it; false when it could not be stored. */

@@ -223,7 +223,7 @@ export class EngineState {
   /** The run pipeline's calls into the model worker (src/state/image-encoding.ts, decode-pool.ts). */
   get pipeline(): Pick<
     Comlink.Remote<ClipWorkerApi>,
-    'connectDecoder' | 'connectStore' | 'openStream' | 'embedStream' | 'cancelStream'
+    'connectDecoder' | 'connectStore' | 'openStream' | 'embedStream' | 'cancelStream' | 'embedTextsTo'
   > {
     return this.api;
   }

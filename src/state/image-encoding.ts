@@ -4,16 +4,16 @@
  * sent straight to the model worker, embedded in batches with two in flight, each batch's rows sent
  * straight to the cache worker, which holds them and writes them to IndexedDB as they arrive (so a
  * reload mid-run loses nothing) — and collect the files that could not be read. The main thread sees
- * only which images are done.
+ * only which images are done. Prompts and captions take the same road (`encodePrompts`).
  */
 import type { Skipped } from '../core/image-folder';
 import { imageNotes } from '../data/image-decode';
 import * as Comlink from 'comlink';
 import { WorkbenchError, cancelledError, describeError } from '../data/errors';
-import type { StreamProgress } from '../../workers/clip-api';
+import type { EmbedProgress, RowsRef, StreamProgress } from '../../workers/clip-api';
 import { DecodePool } from './decode-pool';
 import type { EngineState } from './engine.svelte';
-import type { EmbeddingCache, ImageLookup } from './embedding-cache.svelte';
+import { nextStreamId, type EmbeddingCache, type ImageLookup } from './embedding-cache.svelte';
 
 /**
  * Images handed out but not yet answered for by the model worker: enough to keep every decode worker
@@ -21,7 +21,6 @@ import type { EmbeddingCache, ImageLookup } from './embedding-cache.svelte';
  */
 const WINDOW = 32;
 
-let nextRunId = 1;
 let pool: DecodePool | null = null;
 /** The model worker's link to the cache worker, made on first use (and again when that worker is replaced). */
 let storeLink: Promise<void> | null = null;
@@ -73,6 +72,29 @@ export interface EncodeImages {
   onChunk: (n: number, failed: Skipped[]) => void;
   /** Cancels the run: decoding stops handing out work and the model worker drops the rest. */
   signal?: AbortSignal;
+}
+
+/**
+ * Rows of a run's prompts or captions, held in the cache worker (see `EmbeddingCache.prompts`): those
+ * not cached are embedded in the model worker, which sends the rows straight to the cache worker.
+ * `onEncode` is called with how many will be encoded (only when some are), `onProgress` as they are.
+ */
+export async function encodePrompts(
+  engine: EngineState,
+  cache: EmbeddingCache,
+  prompts: string[],
+  onEncode: (total: number) => void,
+  onProgress?: (done: number) => void,
+): Promise<{ rows: RowsRef; hits: number; misses: number }> {
+  return cache.prompts(prompts, engine.info!.backend, async (todo, run) => {
+    await linkStore(engine, cache);
+    onEncode(todo.length);
+    await engine.pipeline.embedTextsTo(
+      run,
+      todo,
+      onProgress ? Comlink.proxy((p: EmbedProgress) => onProgress(p.done)) : undefined,
+    );
+  });
 }
 
 /** `p`, or a "cancelled" rejection as soon as `signal` aborts (p itself runs on; its result is dropped). */
@@ -171,7 +193,7 @@ async function encodeRound(
   const { engine, cache, paths, blobs } = a;
   const hashes = a.lookup.hashes;
   const pipe = engine.pipeline;
-  const run = nextRunId++;
+  const run = nextStreamId();
   await linkStore(engine, cache);
   const streamHashes = todo.map((i) => hashes[i]!);
   await cache.openRun(run, streamHashes, runBackend, progress.stored);

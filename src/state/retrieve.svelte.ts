@@ -24,7 +24,7 @@ import type { EngineState, UserError } from './engine.svelte';
 import type { StorageState } from './storage.svelte';
 import type { Progress } from './classify.svelte';
 import { EmbeddingCache } from './embedding-cache.svelte';
-import { abortable, encodeMissingImages } from './image-encoding';
+import { abortable, encodeMissingImages, encodePrompts } from './image-encoding';
 import { importedLookup } from './imported-embeddings.svelte';
 import { createAnalysisWorker, modelManifest, towerKeys } from './run-context';
 
@@ -217,13 +217,12 @@ export class RetrieveState {
       lookup.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
       const match = d.match;
       const t0 = performance.now();
-      const texts = await this.cache.prompts(
+      const texts = await encodePrompts(
+        this.engine,
+        this.cache,
         (match?.captions ?? []).map((c) => c.caption),
-        dim,
-        (todo) => {
-          this.progress = phase('texts', 'Encoding captions', 'captions', todo.length);
-          return this.engine.embedTexts(todo, (p) => this.progress && (this.progress.done = p.done));
-        },
+        (total) => (this.progress = phase('texts', 'Encoding captions', 'captions', total)),
+        (done) => this.progress && (this.progress.done = done),
       );
       stats.text_hits = texts.hits;
       stats.text_misses = texts.misses;
@@ -276,19 +275,14 @@ export class RetrieveState {
           const image = evalRow.get(c.image);
           return image === undefined ? [] : [{ caption: c.caption, image, row }];
         });
-        const caps = new Float32Array(evalCaptions.length * dim);
-        evalCaptions.forEach((c, r) => caps.set(texts.embeddings.subarray(c.row * dim, (c.row + 1) * dim), r * dim));
         this.progress = phase('scoring', 'Ranking', 'captions', evalCaptions.length);
         result = await this.analysisApi().retrieve(
-          Comlink.transfer(
-            {
-              images: this.cache.rows(evalImages.map((g) => galleryKeys[g]!)),
-              captions: caps,
-              captionImage: Int32Array.from(evalCaptions, (c) => c.image),
-              dim,
-            },
-            [caps.buffer],
-          ),
+          {
+            images: this.cache.rows(evalImages.map((g) => galleryKeys[g]!)),
+            captions: { memo: texts.rows.memo, keys: evalCaptions.map((c) => c.caption) },
+            captionImage: Int32Array.from(evalCaptions, (c) => c.image),
+            dim,
+          },
           Comlink.proxy((done: number) => this.progress && (this.progress.done = done)),
         );
       }
@@ -345,10 +339,9 @@ export class RetrieveState {
     this.searching = true;
     this.searchError = null;
     try {
-      const dim = this.engine.info!.embeddingDim;
-      const emb = await this.cache.prompts([q], dim, (todo) => this.engine.embedTexts(todo));
+      const { rows } = await encodePrompts(this.engine, this.cache, [q], () => undefined);
       const t1 = performance.now();
-      const r = await this.analysisApi().search(Comlink.transfer(emb.embeddings, [emb.embeddings.buffer]), k);
+      const r = await this.analysisApi().searchRows(rows, k);
       return this.settle(seq, { query: { text: q }, ...r, t0, t1 });
     } catch (e) {
       if (seq === this.searchSeq) this.searchError = describeError(e).message;

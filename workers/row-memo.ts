@@ -1,8 +1,8 @@
 /**
- * The cache worker's side of the run pipeline: image embeddings held in memory (one flat N×dim
- * `RowArena` per embedding cache, under that cache's vision key), fed by IndexedDB reads, imported
- * sets and the batches the model worker sends straight here over a MessagePort; the analysis worker
- * reads a run's matrix from here over its own port. The main thread only hears which rows exist.
+ * The cache worker's side of the run pipeline: embeddings held in memory (one flat N×dim `RowArena`
+ * per embedding cache and tower, under that tower's key), fed by IndexedDB reads, imported sets and
+ * the batches the model worker sends straight here over a MessagePort; the analysis worker reads a
+ * run's matrices from here over its own port. The main thread only hears which rows exist.
  */
 import { RowArena } from '../src/core/row-arena';
 import type { EmbeddingStore } from '../src/storage/embedding-store';
@@ -19,13 +19,15 @@ export interface RowsMessage {
   backend: string;
 }
 
-/** What a streamed run's batches are: set by the main thread before the first image is handed out. */
+/** What a streamed run's batches are: set by the main thread before the first row is asked for. */
 export interface RunRows {
-  /** The embedding cache (memo) the rows belong to. */
+  /** Image rows (keyed by content hash) or text rows (keyed by the exact text). */
+  tower: 'vision' | 'text';
+  /** The memo the rows belong to (one per embedding cache and tower). */
   memo: string;
-  /** Content hash of each image of the stream, by `seq`. */
+  /** The key of each row of the stream, by `seq`: content hashes of images, or texts. */
   hashes: string[];
-  /** The run's vision key; rows are stored under it, with `:<runBackend>` swapped for the batch's backend. */
+  /** The tower key; rows are stored under it, with `:<runBackend>` swapped for the batch's backend. */
   visionKey: string;
   runBackend: string;
   /** The model's name for a record of a key first used mid-run (another backend after a GPU loss). */
@@ -51,7 +53,7 @@ interface OpenRun extends RunRows {
 
 type Writer = (body: (s: EmbeddingStore) => Promise<void>) => Promise<WriteResult>;
 
-export class ImageMemo {
+export class RowMemo {
   private memos = new Map<string, { key: string; arena: RowArena }>();
   private runs = new Map<number, OpenRun>();
 
@@ -90,15 +92,27 @@ export class ImageMemo {
       const key = r.visionKey.replace(new RegExp(`:${r.runBackend}(?=:|$)`), `:${msg.backend || r.runBackend}`);
       if (key !== r.visionKey) {
         r.writes.push(
-          this.writer((s) => s.touchModel({ fingerprint: key, tower: 'vision', label: r.label, dim: r.dim })),
+          this.writer((s) => s.touchModel({ fingerprint: key, tower: r.tower, label: r.label, dim: r.dim })),
         );
       }
       const record = r.record && { id: r.record.id, storedImages: r.record.storedImages + r.received };
-      r.writes.push(this.writer((s) => s.putImages(key, hashes, msg.embeddings, r.dim, record ?? undefined)));
+      r.writes.push(
+        this.writer((s) =>
+          r.tower === 'text'
+            ? s.putTexts(key, hashes, msg.embeddings, r.dim)
+            : s.putImages(key, hashes, msg.embeddings, r.dim, record ?? undefined),
+        ),
+      );
     }
     const w = r.waiters;
     r.waiters = [];
     w.forEach((f) => f());
+  }
+
+  /** Resolves once `rows` rows of run `run` are here (held in the memo; writes may still be going). */
+  async arrived(run: number, rows: number): Promise<void> {
+    const r = this.runs.get(run);
+    while (r && r.received < rows) await new Promise<void>((res) => r.waiters.push(res));
   }
 
   /**
@@ -109,7 +123,7 @@ export class ImageMemo {
   async settle(run: number, rows: number): Promise<WriteResult> {
     const r = this.runs.get(run);
     if (!r) return { stored: true };
-    while (r.received < rows) await new Promise<void>((res) => r.waiters.push(res));
+    await this.arrived(run, rows);
     this.runs.delete(run);
     const results = await Promise.all(r.writes);
     return results.find((x) => !x.stored) ?? { stored: true };
