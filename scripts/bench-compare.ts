@@ -12,7 +12,7 @@
  * `auto` (Auto's choice against each forced backend, fresh profile each) and `memory` (ours on
  * `--memory-images` CIFAR-10 images: peak footprint and its growth across batches), `parity` ((c) on the
  * CIFAR-10 subset with each `--dtype`: cosine of each variant's image embeddings to fp32's) and `ep` ((c) with
- * each onnxruntime-web build — default (JSEP), `/webgpu` (native WebGPU EP), `/jspi` — on WebGPU and on WASM,
+ * each onnxruntime-web build — default (JSEP), `/webgpu` (native WebGPU EP), `/jspi`, `/wasm` — on WebGPU and WASM,
  * `--ep-model` on `--ep-images` CIFAR-10 images; plus whether the browser has JSPI). `--dtype fp32,q8` runs
  * (a), (c) and `memory` once per weight variant, alternating (peers `ours-q8`, `ortweb-q8`, `ours-memory-q8`).
  * Prints a table and writes `--out` JSON with the raw figures and `ratios` (images/s of ours ÷ each peer's;
@@ -22,7 +22,7 @@
  *                            [--peers a,b,c,d] [--sections compare,pool,auto,memory,parity,ep] [--rounds 1]
  *                            [--memory-images 2000] [--dtype fp32[,q8,…]]
  *                            [--ep-model ../shared/models/toy-clip-cifar10] [--ep-images 48]
- *                            [--ep-bundles default,webgpu,jspi]
+ *                            [--ep-bundles default,webgpu,jspi] [--ep-providers webgpu,wasm]
  *                            [--out .cache/bench-compare.json]
  */
 import fs from 'node:fs';
@@ -57,6 +57,7 @@ const { values: opts } = parseArgs({
     'ep-model': { type: 'string' },
     'ep-images': { type: 'string', default: '48' },
     'ep-bundles': { type: 'string', default: 'default,webgpu,jspi' },
+    'ep-providers': { type: 'string', default: 'webgpu,wasm' },
     out: { type: 'string', default: '.cache/bench-compare.json' },
   },
 });
@@ -587,6 +588,7 @@ async function main(): Promise<void> {
           (a) => inBrowser(epApp.url, 'ortweb', a),
           base,
           epBundles,
+          opts['ep-providers']!.split(',') as ('webgpu' | 'wasm')[],
           Number(opts.rounds),
           (l) => console.log(l),
         );

@@ -71,20 +71,22 @@ export interface EpRun {
 type RunOrtWeb = (args: Record<string, unknown>) => Promise<PeerTiming & { peakPssMB: number }>;
 
 /**
- * Each build on each provider, `rounds` times, alternating (build inside provider inside round), each
+ * Each build on each of `providers`, `rounds` times, alternating (build inside provider inside round), each
  * run in a fresh browser. A build that fails to load or run is recorded with its error, not retried.
  */
 export async function epSection(
   run: RunOrtWeb,
   base: { modelUrl: string; preprocessUrl: string; imageUrls: string[]; threads: number; batch: number },
   bundles: OrtBundle[],
+  providers: ('webgpu' | 'wasm')[],
   rounds: number,
   log: (line: string) => void,
 ): Promise<EpRun[]> {
   const out: EpRun[] = [];
   for (let round = 0; round < rounds; round++) {
-    for (const ep of ['webgpu', 'wasm'] as const) {
-      for (const bundle of bundles) {
+    for (const ep of providers) {
+      // The wasm build has no WebGPU provider.
+      for (const bundle of bundles.filter((b) => ep === 'wasm' || b !== 'wasm')) {
         const r: EpRun = {
           bundle,
           ep,

@@ -12,9 +12,10 @@ import { outputSize, parsePreprocessConfig, preprocessRgb } from '../src/core/pr
  * onnxruntime-web's builds: `default` (`onnxruntime-web`, what the app imports: WebGPU through JSEP, the
  * JavaScript kernels), `webgpu` (`onnxruntime-web/webgpu`: the native C++ WebGPU EP compiled with
  * Asyncify, what transformers.js 4 imports), `jspi` (`onnxruntime-web/jspi`: the same EP with JS Promise
- * Integration in place of Asyncify; needs `WebAssembly.Suspending`).
+ * Integration in place of Asyncify; needs `WebAssembly.Suspending`), `wasm` (`onnxruntime-web/wasm`: the CPU
+ * provider only, no GPU code).
  */
-export type OrtBundle = 'default' | 'webgpu' | 'jspi';
+export type OrtBundle = 'default' | 'webgpu' | 'jspi' | 'wasm';
 
 interface OrtWebArgs {
   modelUrl: string;
@@ -34,6 +35,7 @@ interface OrtWebArgs {
 function importOrt(bundle: OrtBundle): Promise<typeof import('onnxruntime-web')> {
   if (bundle === 'webgpu') return import('onnxruntime-web/webgpu');
   if (bundle === 'jspi') return import('onnxruntime-web/jspi');
+  if (bundle === 'wasm') return import('onnxruntime-web/wasm');
   return import('onnxruntime-web');
 }
 
