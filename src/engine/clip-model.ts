@@ -40,7 +40,15 @@ import {
   type HostTensor,
 } from './ort-engine';
 import { chooseBackend, type BackendDecision } from './backend-choice';
-import { chooseDtype, fetchTower, pickOutput, toFloat32, type DtypeChoice, type TowerFiles } from './tower-files';
+import {
+  chooseDtype,
+  fetchTower,
+  pickOutput,
+  releaseTower,
+  toFloat32,
+  type DtypeChoice,
+  type TowerFiles,
+} from './tower-files';
 
 export type BackendChoice = 'auto' | Backend;
 export type { DtypeChoice } from './tower-files';
@@ -247,6 +255,8 @@ export class ClipModel {
       if (signal?.aborted) throw cancelledError();
       const fileHash = await hashParts([f.bytes, ...f.externalData.map((e) => e.data)]);
       const session = await EngineSession.create(f.bytes, backend, probe, f.path, f.externalData);
+      // A WebGPU model keeps its bytes, to rebuild on WASM if the device is lost.
+      if (backend === 'wasm') releaseTower(f);
       return { files: f, fileHash, session };
     };
     const t = await load('text');
@@ -368,6 +378,8 @@ export class ClipModel {
     this.vision = vision;
     this.textBytes = null;
     this.visionBytes = null;
+    releaseTower(t);
+    releaseTower(v);
     this.info = { ...this.info, backend: 'wasm' };
     this.onNotice(`The GPU device was lost (${why}); the run continues on WASM (CPU), more slowly.`);
   }

@@ -47,6 +47,20 @@ export async function fetchTower(
   return { path, bytes, externalData };
 }
 
+/**
+ * Free a tower's bytes (and its shards') now that its session holds the weights. Dropping the references
+ * is not enough: the model worker sits idle after a load, nothing there allocates, no GC comes, and a B/32
+ * pair's 580 MB stayed resident through a whole run (issue 12). Detaching a buffer that only this worker's
+ * JS holds (ModelFiles.bytes makes such buffers) frees its store at once (`ArrayBuffer.prototype.transfer`,
+ * ES2024: Chromium 114, Firefox 122, Safari 17.4; without it the GC frees them later).
+ */
+export function releaseTower(f: TowerFiles): void {
+  for (const b of [f.bytes, ...f.externalData.map((e) => e.data)]) {
+    const buf = b.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
+    buf.transfer?.(0);
+  }
+}
+
 export function toFloat32(t: HostTensor): Float32Array {
   if (t.data instanceof Float32Array) return new Float32Array(t.data); // own copy: transferable later
   if (t.type === 'float16' && t.data instanceof Uint16Array) return halfToFloat32(t.data);

@@ -17,7 +17,7 @@ function source(): { src: ModelSource; reads: () => number } {
   const file = new File([bytes], 'vision_model.onnx');
   const counted = new Proxy(file, {
     get(target, prop) {
-      if (prop === 'arrayBuffer') reads++;
+      if (prop === 'arrayBuffer' || prop === 'stream') reads++;
       const v = Reflect.get(target, prop, target) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
