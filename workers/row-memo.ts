@@ -28,7 +28,7 @@ export interface RunRows {
   /** The key of each row of the stream, by `seq`: content hashes of images, or texts. */
   hashes: string[];
   /** The tower key; rows are stored under it, with `:<runBackend>` swapped for the batch's backend. */
-  visionKey: string;
+  towerKey: string;
   runBackend: string;
   /** The model's name for a record of a key first used mid-run (another backend after a GPU loss). */
   label: string;
@@ -47,6 +47,8 @@ export interface RowsRef {
 
 interface OpenRun extends RunRows {
   received: number;
+  /** Keys of the rows received and held in the memo. */
+  held: string[];
   writes: Promise<WriteResult>[];
   waiters: (() => void)[];
 }
@@ -59,15 +61,17 @@ export class RowMemo {
 
   constructor(private writer: Writer) {}
 
-  /** Start memo `memo` afresh for `key` (a vision key) and rows of `dim`. */
+  /** Start memo `memo` afresh for `key` (a tower key) and rows of `dim`. */
   reset(memo: string, key: string, dim: number): void {
     this.memos.set(memo, { key, arena: new RowArena(dim) });
   }
 
-  /** Keep rows (keys.length×dim) in `memo` if it still serves `key`. */
-  hold(memo: string, key: string | null, keys: string[], packed: Float32Array): void {
+  /** Keep rows (keys.length×dim) in `memo` if it still serves `key`; whether they were kept. */
+  hold(memo: string, key: string | null, keys: string[], packed: Float32Array): boolean {
     const m = this.memos.get(memo);
-    if (m && (key === null || m.key === key)) m.arena.put(keys, packed);
+    if (!m || (key !== null && m.key !== key)) return false;
+    m.arena.put(keys, packed);
+    return true;
   }
 
   /** Rows of `ref` packed in its key order (a new buffer, for transfer). */
@@ -78,7 +82,7 @@ export class RowMemo {
   }
 
   open(run: number, rows: RunRows): void {
-    this.runs.set(run, { ...rows, received: 0, writes: [], waiters: [] });
+    this.runs.set(run, { ...rows, received: 0, held: [], writes: [], waiters: [] });
   }
 
   /** A batch from the model worker: into the memo, and written under the backend that made it. */
@@ -86,11 +90,11 @@ export class RowMemo {
     const r = this.runs.get(msg.run);
     if (!r) return;
     const hashes = msg.seqs.map((q) => r.hashes[q]!);
-    this.hold(r.memo, r.visionKey, hashes, msg.embeddings);
+    if (this.hold(r.memo, r.towerKey, hashes, msg.embeddings)) r.held.push(...hashes);
     r.received += hashes.length;
     if (r.write) {
-      const key = r.visionKey.replace(new RegExp(`:${r.runBackend}(?=:|$)`), `:${msg.backend || r.runBackend}`);
-      if (key !== r.visionKey) {
+      const key = r.towerKey.replace(new RegExp(`:${r.runBackend}(?=:|$)`), `:${msg.backend || r.runBackend}`);
+      if (key !== r.towerKey) {
         r.writes.push(
           this.writer((s) => s.touchModel({ fingerprint: key, tower: r.tower, label: r.label, dim: r.dim })),
         );
@@ -118,14 +122,16 @@ export class RowMemo {
   /**
    * Close a run once `rows` of its rows are here (the main thread counts the batches it was told of;
    * they travel on another port, so may arrive after the count) and its writes are done: the first
-   * refused write, or `{ stored: true }`.
+   * refused write (or `{ stored: true }`), and the keys of every row held. Batches arriving later are
+   * dropped, so `held` is what the run may count on (a batch that finished after a GPU loss stopped the
+   * stream is either here or encoded again, never counted without its row).
    */
-  async settle(run: number, rows: number): Promise<WriteResult> {
+  async settle(run: number, rows: number): Promise<{ write: WriteResult; held: string[] }> {
     const r = this.runs.get(run);
-    if (!r) return { stored: true };
+    if (!r) return { write: { stored: true }, held: [] };
     await this.arrived(run, rows);
     this.runs.delete(run);
     const results = await Promise.all(r.writes);
-    return results.find((x) => !x.stored) ?? { stored: true };
+    return { write: results.find((x) => !x.stored) ?? { stored: true }, held: r.held };
   }
 }

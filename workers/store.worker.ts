@@ -138,8 +138,8 @@ const api = {
     return memo.arrived(run, rows);
   },
 
-  /** Close run `run` once `rows` rows are here and written; the first refused write, if any. */
-  settleRun(run: number, rows: number): Promise<WriteResult> {
+  /** Close run `run` once `rows` rows are here and written: the first refused write, and the keys held. */
+  settleRun(run: number, rows: number): Promise<{ write: WriteResult; held: string[] }> {
     return memo.settle(run, rows);
   },
 

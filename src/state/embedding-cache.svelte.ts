@@ -122,7 +122,7 @@ export class EmbeddingCache {
       tower: 'vision',
       memo: this.memo,
       hashes,
-      visionKey: this.vision,
+      towerKey: this.vision,
       runBackend,
       label: this.label,
       dim: this.dim,
@@ -132,19 +132,15 @@ export class EmbeddingCache {
     return this.store.openRun(run, rows);
   }
 
-  /** Rows the model worker reported embedded: the cache worker holds (or is about to hold) them. */
-  noteHeld(hashes: string[]): void {
-    hashes.forEach((h) => this.held.add(h));
-  }
-
-  /** Wait until the cache worker has the `rows` rows of run `run` reported so far, and their writes. */
-  async settleRun(run: number, rows: number): Promise<void> {
-    await this.note(this.store.settleRun(run, rows));
-  }
-
-  /** The vision key of the current run. */
-  get visionKey(): string {
-    return this.vision;
+  /**
+   * Wait until the cache worker has the `rows` rows of image run `run` reported so far, and their
+   * writes; the rows it holds are then known here as held (and only those). Returns how many it holds.
+   */
+  async settleRun(run: number, rows: number): Promise<number> {
+    const r = await this.store.settleRun(run, rows);
+    r.held.forEach((h) => this.held.add(h));
+    await this.note(Promise.resolve(r.write));
+    return r.held.length;
   }
 
   /**
@@ -170,7 +166,7 @@ export class EmbeddingCache {
         tower: 'text',
         memo: this.textMemo,
         hashes: todo,
-        visionKey: this.text,
+        towerKey: this.text,
         runBackend,
         label: this.label,
         dim: this.dim,
@@ -185,7 +181,7 @@ export class EmbeddingCache {
         await this.store.runArrived(run, sent);
       } finally {
         // Writes finish in the background (awaited by `finish`); a cancelled stream settles with what arrived.
-        this.writes.push(this.note(this.store.settleRun(run, sent)).then(() => undefined));
+        this.writes.push(this.note(this.store.settleRun(run, sent).then((r) => r.write)).then(() => undefined));
       }
       todo.forEach((p) => this.heldTexts.add(p));
     }

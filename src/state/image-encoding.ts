@@ -220,14 +220,17 @@ async function encodeRound(
       await new Promise<void>((r) => waiters.push(r));
     }
   };
+  // Set when the round settles: a batch reported after that (one that finished after a GPU loss stopped
+  // the stream) is not counted; the cache worker says which rows it holds, and the rest are encoded again.
+  let closed = false;
   const onBatch = (b: StreamProgress) => {
+    if (closed) return;
     answered += b.seqs.length + b.failed.length;
     wakeAll();
     for (const f of b.failed) failed.push({ file: f.file ?? paths[todo[f.seq]!]!, reason: f.reason });
     rows += b.seqs.length;
     progress.encoded += b.seqs.length;
     progress.stored += b.seqs.length;
-    cache.noteHeld(b.seqs.map((q) => streamHashes[q]!));
     a.onChunk(b.seqs.length + b.failed.length, failed);
   };
   try {
@@ -239,6 +242,9 @@ async function encodeRound(
   } finally {
     signal.removeEventListener('abort', onAbort);
     // Every row reported is in the cache worker (and written) before the run reads or resumes from it.
-    await cache.settleRun(run, rows);
+    closed = true;
+    const late = (await cache.settleRun(run, rows)) - rows; // rows that arrived after the last count
+    progress.encoded += late;
+    progress.stored += late;
   }
 }

@@ -28,7 +28,7 @@ const run = (over: Partial<RunRows>): RunRows => ({
   tower: 'vision',
   memo: 'm',
   hashes: ['h0', 'h1', 'h2'],
-  visionKey: 'fp:webgpu',
+  towerKey: 'fp:webgpu',
   runBackend: 'webgpu',
   label: 'toy',
   dim: 2,
@@ -46,7 +46,7 @@ describe('RowMemo', () => {
     memo.take({ run: 1, seqs: [2, 0], embeddings: Float32Array.of(1, 2, 3, 4), backend: 'webgpu' });
     // After a GPU loss the rest comes from WASM: stored under the WASM key, which gets a model record.
     memo.take({ run: 1, seqs: [1], embeddings: Float32Array.of(5, 6), backend: 'wasm' });
-    expect(await memo.settle(1, 3)).toEqual({ stored: true });
+    expect(await memo.settle(1, 3)).toEqual({ write: { stored: true }, held: ['h2', 'h0', 'h1'] });
     expect(calls).toEqual([
       'images fp:webgpu h2,h0 [1,2,3,4]/2 run 7',
       'touch vision fp:wasm',
@@ -65,13 +65,13 @@ describe('RowMemo', () => {
         tower: 'text',
         memo: 'm:text',
         hashes: ['a cat', 'a dog'],
-        visionKey: 'tfp:wasm',
+        towerKey: 'tfp:wasm',
         runBackend: 'wasm',
         record: null,
       }),
     );
     memo.take({ run: 2, seqs: [0, 1], embeddings: Float32Array.of(1, 0, 0, 1), backend: 'wasm' });
-    expect(await memo.settle(2, 2)).toEqual({ stored: true });
+    expect(await memo.settle(2, 2)).toEqual({ write: { stored: true }, held: ['a cat', 'a dog'] });
     expect(calls).toEqual(['texts tfp:wasm a cat,a dog [1,0,0,1]/2']);
     expect([...memo.gather({ memo: 'm:text', keys: ['a dog'] })]).toEqual([0, 1]);
   });
@@ -82,7 +82,7 @@ describe('RowMemo', () => {
     memo.reset('m', 'fp:webgpu', 2);
     memo.open(3, run({}));
     let settled: WriteResult | null = null;
-    const p = memo.settle(3, 2).then((r) => (settled = r));
+    const p = memo.settle(3, 2).then((r) => (settled = r.write));
     await new Promise((r) => setTimeout(r, 5));
     expect(settled).toBeNull();
     refuse();
@@ -99,7 +99,8 @@ describe('RowMemo', () => {
     memo.reset('m', 'fp:webgpu', 2);
     memo.open(4, run({ write: false }));
     memo.take({ run: 4, seqs: [0], embeddings: Float32Array.of(1, 2), backend: 'webgpu' });
-    await memo.settle(4, 1);
+    // A batch that arrives after the run settled is dropped: not held, not written, not in `held`.
+    expect((await memo.settle(4, 1)).held).toEqual(['h0']);
     memo.take({ run: 4, seqs: [1], embeddings: Float32Array.of(3, 4), backend: 'webgpu' });
     expect(calls).toEqual([]);
     expect(() => memo.gather({ memo: 'm', keys: ['h1'] })).toThrow(/no row for h1/);
