@@ -127,54 +127,102 @@ export function precomputeCoefficients(inSize: number, outSize: number, filter: 
   return { start, count, weights, ksize };
 }
 
+/** Pillow's `clip8`: a fixed-point sum back to 8 bits (the sum stays inside int32, as in C). */
 function clip8(acc: number): number {
   if (acc >= ONE * 256) return 255;
   if (acc <= 0) return 0;
-  return Math.floor(acc / ONE);
+  return acc >> PRECISION_BITS;
 }
 
-function resizeHorizontal(src: Image8, outWidth: number, filter: number): Image8 {
-  const { width, height, channels } = src;
+/** The part of a resized image to compute: output columns `[left, left + width)`, rows likewise. */
+export interface Window {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * Horizontal pass over source rows `[y0, y1)`, output columns `win.left … + win.width` of `outWidth`.
+ * Every output pixel depends only on its own coefficients, so a window is bit-identical to the same
+ * pixels of the full pass.
+ */
+function resizeHorizontal(src: Image8, outWidth: number, filter: number, win: Window, y0: number, y1: number): Image8 {
+  const { width, channels } = src;
+  const data = src.data;
   const c = precomputeCoefficients(width, outWidth, filter);
-  const out = new Uint8Array(outWidth * height * channels);
+  const { start, count, weights, ksize } = c;
+  const w = win.width;
+  const out = new Uint8Array(w * (y1 - y0) * channels);
   const half = ONE >> 1;
-  for (let y = 0; y < height; y++) {
+  for (let y = y0; y < y1; y++) {
     const row = y * width * channels;
-    for (let xx = 0; xx < outWidth; xx++) {
-      const xmin = c.start[xx] as number;
-      const n = c.count[xx] as number;
-      const kOff = xx * c.ksize;
-      for (let ch = 0; ch < channels; ch++) {
-        let acc = half;
-        for (let x = 0; x < n; x++) {
-          acc += (src.data[row + (xmin + x) * channels + ch] as number) * (c.weights[kOff + x] as number);
+    let o = (y - y0) * w * channels;
+    for (let xx = win.left; xx < win.left + w; xx++) {
+      const xmin = start[xx]!;
+      const n = count[xx]!;
+      const kOff = xx * ksize;
+      if (channels === 3) {
+        let r = half;
+        let g = half;
+        let b = half;
+        let s = row + xmin * 3;
+        for (let x = 0; x < n; x++, s += 3) {
+          const k = weights[kOff + x]!;
+          r += data[s]! * k;
+          g += data[s + 1]! * k;
+          b += data[s + 2]! * k;
         }
-        out[(y * outWidth + xx) * channels + ch] = clip8(acc);
+        out[o++] = clip8(r);
+        out[o++] = clip8(g);
+        out[o++] = clip8(b);
+      } else {
+        for (let ch = 0; ch < channels; ch++) {
+          let acc = half;
+          for (let x = 0; x < n; x++) acc += data[row + (xmin + x) * channels + ch]! * weights[kOff + x]!;
+          out[o++] = clip8(acc);
+        }
       }
     }
   }
-  return { data: out, width: outWidth, height, channels };
+  return { data: out, width: w, height: y1 - y0, channels };
 }
 
-function resizeVertical(src: Image8, outHeight: number, filter: number): Image8 {
-  const { width, height, channels } = src;
-  const c = precomputeCoefficients(height, outHeight, filter);
+/**
+ * Vertical pass: output rows `win.top … + win.height` of `outHeight`, from an image whose first row is
+ * source row `y0` of the `inHeight` rows the coefficients are for.
+ */
+function resizeVertical(
+  src: Image8,
+  inHeight: number,
+  y0: number,
+  outHeight: number,
+  filter: number,
+  win: Window,
+): Image8 {
+  const { width, channels } = src;
+  const data = src.data;
+  const c = precomputeCoefficients(inHeight, outHeight, filter);
+  const { start, count, weights, ksize } = c;
   const stride = width * channels;
-  const out = new Uint8Array(outHeight * stride);
+  const out = new Uint8Array(win.height * stride);
   const half = ONE >> 1;
-  for (let yy = 0; yy < outHeight; yy++) {
-    const ymin = c.start[yy] as number;
-    const n = c.count[yy] as number;
-    const kOff = yy * c.ksize;
-    for (let i = 0; i < stride; i++) {
-      let acc = half;
-      for (let y = 0; y < n; y++) {
-        acc += (src.data[(ymin + y) * stride + i] as number) * (c.weights[kOff + y] as number);
-      }
-      out[yy * stride + i] = clip8(acc);
+  const acc = new Float64Array(stride);
+  for (let yy = win.top; yy < win.top + win.height; yy++) {
+    const ymin = start[yy]! - y0;
+    const n = count[yy]!;
+    const kOff = yy * ksize;
+    // Row by row, so the source is read in order: the same integer sums in another order.
+    acc.fill(half);
+    for (let y = 0; y < n; y++) {
+      const k = weights[kOff + y]!;
+      const base = (ymin + y) * stride;
+      for (let i = 0; i < stride; i++) acc[i] += data[base + i]! * k;
     }
+    const o = (yy - win.top) * stride;
+    for (let i = 0; i < stride; i++) out[o + i] = clip8(acc[i]!);
   }
-  return { data: out, width, height: outHeight, channels };
+  return { data: out, width, height: win.height, channels };
 }
 
 /**
@@ -210,15 +258,49 @@ function resizeNearest(src: Image8, outWidth: number, outHeight: number): Image8
 
 /**
  * Resize an 8-bit interleaved image to `outWidth × outHeight` exactly as Pillow does with `filter`
- * (a PIL resample code; horizontal pass first, each pass only when its size changes).
+ * (a PIL resample code; horizontal pass first, each pass only when its size changes). With `win`
+ * (inside the output), only that part of the result is computed and returned — the same bytes as
+ * cropping the full result, for the work of the window (a center crop after the resize).
  */
-export function resizePil(src: Image8, outWidth: number, outHeight: number, filter: number): Image8 {
-  if (outWidth === src.width && outHeight === src.height) return src;
-  if (filter === PIL_NEAREST) return resizeNearest(src, outWidth, outHeight);
-  let img = src;
-  if (outWidth !== img.width) img = resizeHorizontal(img, outWidth, filter);
-  if (outHeight !== img.height) img = resizeVertical(img, outHeight, filter);
+export function resizePil(src: Image8, outWidth: number, outHeight: number, filter: number, win?: Window): Image8 {
+  const w = win ?? { left: 0, top: 0, width: outWidth, height: outHeight };
+  if (w.left < 0 || w.top < 0 || w.left + w.width > outWidth || w.top + w.height > outHeight) {
+    throw new RangeError(`window ${JSON.stringify(w)} is outside the ${outWidth}×${outHeight} result`);
+  }
+  if (filter === PIL_NEAREST) {
+    const full = resizeNearest(src, outWidth, outHeight);
+    return win ? cropWindow(full, w) : full;
+  }
+  // Source rows the vertical pass reads for the window's rows (all of them when there is no vertical pass).
+  let y0 = 0;
+  let y1 = src.height;
+  const vertical = outHeight !== src.height;
+  if (vertical) {
+    const c = precomputeCoefficients(src.height, outHeight, filter);
+    y0 = c.start[w.top]!;
+    y1 = 0;
+    for (let yy = w.top; yy < w.top + w.height; yy++) y1 = Math.max(y1, c.start[yy]! + c.count[yy]!);
+  } else {
+    y0 = w.top;
+    y1 = w.top + w.height;
+  }
+  let img: Image8;
+  if (outWidth !== src.width) img = resizeHorizontal(src, outWidth, filter, w, y0, y1);
+  else img = cropWindow(src, { left: w.left, top: y0, width: w.width, height: y1 - y0 });
+  if (vertical) img = resizeVertical(img, src.height, y0, outHeight, filter, w);
   return img;
+}
+
+/** `win` of `img`, copied (or `img` itself when the window is all of it). */
+function cropWindow(img: Image8, win: Window): Image8 {
+  if (win.left === 0 && win.top === 0 && win.width === img.width && win.height === img.height) return img;
+  const c = img.channels;
+  const out = new Uint8Array(win.width * win.height * c);
+  for (let y = 0; y < win.height; y++) {
+    const s = ((win.top + y) * img.width + win.left) * c;
+    out.set(img.data.subarray(s, s + win.width * c), y * win.width * c);
+  }
+  return { data: out, width: win.width, height: win.height, channels: c };
 }
 
 /** Pillow's BICUBIC, the filter of OpenAI CLIP's preprocessing. */

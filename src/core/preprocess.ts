@@ -162,11 +162,16 @@ export function toChwFloat(img: Image8, cfg: PreprocessConfig, out: Float32Array
  */
 export function preprocessRgb(img: Image8, cfg: PreprocessConfig, out: Float32Array, offset = 0): void {
   let cur = img;
+  const o = outputSize(cfg);
   if (cfg.doResize) {
     const t = resizeTarget(cfg, cur.width, cur.height);
-    cur = resizePil(cur, t.width, t.height, cfg.resample);
+    // A crop inside the resized image: resize only the crop's pixels (the same bytes, less work).
+    const top = Math.floor((t.height - o.height) / 2);
+    const left = Math.floor((t.width - o.width) / 2);
+    const inside = cfg.doCenterCrop && top >= 0 && left >= 0;
+    const win = inside ? { left, top, width: o.width, height: o.height } : undefined;
+    cur = resizePil(cur, t.width, t.height, cfg.resample, win);
   }
-  const o = outputSize(cfg);
   if (cur.width !== o.width || cur.height !== o.height) cur = centerCrop(cur, o.width, o.height);
   toChwFloat(cur, cfg, out, offset);
 }

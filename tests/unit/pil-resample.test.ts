@@ -40,3 +40,54 @@ for (const c of fixture.cases) {
     expect(mismatches).toBe(0);
   });
 }
+
+/**
+ * A window of the result (what a center crop keeps) is computed alone, passes cut to the rows and
+ * columns it needs: every byte must equal the same window of Pillow's full result.
+ */
+const bicubic = JSON.parse(fs.readFileSync(path.join(REPO, 'tests/fixtures/pil-resize.json'), 'utf8')) as {
+  cases: Omit<Case, 'filter' | 'filterName'>[];
+};
+const everyCase = [...fixture.cases, ...bicubic.cases.map((c) => ({ ...c, filter: 3, filterName: 'BICUBIC' }))];
+
+function windowsOf(w: number, h: number) {
+  const centre = { left: Math.floor((w - Math.ceil(w / 2)) / 2), top: Math.floor((h - Math.ceil(h / 2)) / 2) };
+  return [
+    { ...centre, width: Math.ceil(w / 2), height: Math.ceil(h / 2) },
+    { left: 0, top: 0, width: 1, height: 1 },
+    { left: w - 1, top: h - 1, width: 1, height: 1 },
+    { left: 0, top: Math.floor(h / 3), width: w, height: Math.max(1, Math.floor(h / 3)) },
+    { left: Math.floor(w / 3), top: 0, width: Math.max(1, Math.floor(w / 3)), height: h },
+    { left: 0, top: 0, width: w, height: h },
+  ];
+}
+
+test('a window of the resize equals the same window of Pillow’s full result, for every filter and case', () => {
+  let checked = 0;
+  for (const c of everyCase) {
+    const src = { data: Buffer.from(c.input, 'base64'), width: c.width, height: c.height, channels: 3 };
+    const full = Buffer.from(c.output, 'base64');
+    for (const win of windowsOf(c.outWidth, c.outHeight)) {
+      const out = resizePil(src, c.outWidth, c.outHeight, c.filter, win);
+      expect([out.width, out.height]).toEqual([win.width, win.height]);
+      let mismatches = 0;
+      for (let y = 0; y < win.height; y++) {
+        for (let x = 0; x < win.width * 3; x++) {
+          const want = full[((win.top + y) * c.outWidth + win.left) * 3 + x];
+          if (out.data[y * win.width * 3 + x] !== want) mismatches++;
+        }
+      }
+      expect(
+        mismatches,
+        `${c.filterName} ${c.width}×${c.height} → ${c.outWidth}×${c.outHeight} ${JSON.stringify(win)}`,
+      ).toBe(0);
+      checked++;
+    }
+  }
+  expect(checked).toBe(everyCase.length * 6);
+});
+
+test('a window outside the result is refused', () => {
+  const src = { data: new Uint8Array(4 * 4 * 3), width: 4, height: 4, channels: 3 };
+  expect(() => resizePil(src, 8, 8, 3, { left: 4, top: 0, width: 5, height: 8 })).toThrow(RangeError);
+});
