@@ -4,7 +4,13 @@
  */
 import * as Comlink from 'comlink';
 import { ClipModel, type LoadOptions, type ModelInfo } from '../src/engine/clip-model';
-import { probeBackends, setWasmThreads, type BackendProbe } from '../src/engine/ort-engine';
+import {
+  probeBackends,
+  runtimeBusyMs,
+  setRuntimeGate,
+  setWasmThreads,
+  type BackendProbe,
+} from '../src/engine/ort-engine';
 import { ModelFiles, type FileProgress } from '../src/data/model-fetch';
 import { type DtypeOption, type ModelSource } from '../src/data/model-files';
 import { WorkbenchError, cancelledError } from '../src/data/errors';
@@ -208,9 +214,13 @@ const api = {
     return Comlink.transfer({ embeddings: out, dim, failed, backends }, [out.buffer]);
   },
 
-  /** Connect a decode worker's port: its pixels come straight here (see src/state/decode-pool.ts). */
-  connectDecoder(port: MessagePort): void {
+  /**
+   * Connect a decode worker's port: its pixels come straight here (see src/state/decode-pool.ts).
+   * `gate`: the pool's flag, raised here while a WASM run is in the runtime (src/engine/runtime-gate.ts).
+   */
+  connectDecoder(port: MessagePort, gate: SharedArrayBuffer | null): void {
     listen(port);
+    setRuntimeGate(gate);
   },
 
   /** Connect the cache worker's port: streamed runs' embeddings go there, not to the main thread. */
@@ -271,8 +281,8 @@ const api = {
   },
 
   /** Images and texts encoded so far by this worker. */
-  encodeCounts(): { images: number; texts: number } {
-    return { ...encoded };
+  encodeCounts(): { images: number; texts: number; runtimeMs: Record<string, number> } {
+    return { ...encoded, runtimeMs: runtimeBusyMs() };
   },
 
   /** Stop the running job at the next batch boundary (it rejects with a "cancelled" error). */

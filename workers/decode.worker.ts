@@ -10,6 +10,7 @@ import { errorFields } from '../src/data/error-transfer';
 import { WorkbenchError } from '../src/data/errors';
 import { decodeImage, type ResizeMode } from '../src/data/image-decode';
 import { outputSize, preprocessRgb, type PreprocessConfig } from '../src/core/preprocess';
+import { RuntimeGate } from '../src/engine/runtime-gate';
 
 /** One image of a run: `seq` numbers it within the run (the order the model worker answers in may differ). */
 export interface DecodeJob {
@@ -25,19 +26,25 @@ export type PixelMessage =
   | { run: number; seq: number; error: { code: string; message: string; file: string | null } };
 
 let port: MessagePort | null = null;
+let gate: RuntimeGate | null = null;
 
 const api = {
-  /** The port whose other end the model worker listens on. */
-  connect(p: MessagePort): void {
+  /** The port whose other end the model worker listens on, and the flag it raises while its runtime runs. */
+  connect(p: MessagePort, g: SharedArrayBuffer | null): void {
     port = p;
+    gate = g ? new RuntimeGate(g) : null;
   },
 
-  /** Decode and preprocess `jobs` one after another, posting each result to the model worker. */
-  async decode(jobs: DecodeJob[], cfg: PreprocessConfig, mode: ResizeMode): Promise<void> {
+  /**
+   * Decode and preprocess `jobs` one after another, posting each result to the model worker.
+   * `gated`: start each image only while the model worker's WASM runtime is idle (runtime-gate.ts).
+   */
+  async decode(jobs: DecodeJob[], cfg: PreprocessConfig, mode: ResizeMode, gated = false): Promise<void> {
     const out = port;
     if (!out) throw new WorkbenchError('internal', 'The decode worker is not connected to the model worker.');
     const { width, height } = outputSize(cfg);
     for (const job of jobs) {
+      if (gated) await gate?.whenFree();
       try {
         const pixels = new Float32Array(3 * width * height);
         preprocessRgb(await decodeImage(job.blob, job.name, cfg, mode), cfg, pixels);

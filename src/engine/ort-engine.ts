@@ -5,6 +5,7 @@
  */
 import * as ort from 'onnxruntime-web';
 import { WorkbenchError } from '../data/errors';
+import { RuntimeGate } from './runtime-gate';
 
 export type Backend = 'webgpu' | 'wasm';
 
@@ -109,6 +110,18 @@ export interface ExternalData {
  */
 let runQueue: Promise<unknown> = Promise.resolve();
 
+/** Raised while a WASM run is in this worker's runtime, for the decode workers (see runtime-gate.ts). */
+let gate: RuntimeGate | null = null;
+export function setRuntimeGate(buffer: SharedArrayBuffer | null): void {
+  gate = buffer ? new RuntimeGate(buffer) : null;
+}
+
+/** Milliseconds this worker's runtime has spent in `run()` calls, per tower of the model (for the bench). */
+const busy = new Map<string, number>();
+export function runtimeBusyMs(): Record<string, number> {
+  return Object.fromEntries(busy);
+}
+
 /**
  * `p`, or a rejection as soon as the GPU device is lost: a WebGPU run in flight when the device goes
  * may never settle (its read-back is unmapped under it), and it must not hold the run queue forever.
@@ -131,7 +144,12 @@ export class EngineSession {
   readonly inputTypes: Record<string, string>;
   private session: ort.InferenceSession | null;
 
-  private constructor(session: ort.InferenceSession, backend: Backend) {
+  private constructor(
+    session: ort.InferenceSession,
+    backend: Backend,
+    /** The model file, as named in messages and in `runtimeBusyMs`. */
+    readonly label: string,
+  ) {
     this.session = session;
     this.backend = backend;
     this.inputNames = session.inputNames;
@@ -166,7 +184,7 @@ export class EngineSession {
         // Node-placement notices are expected (shape ops run on CPU by design); keep real errors only.
         logSeverityLevel: 3,
       });
-      return new EngineSession(session, backend);
+      return new EngineSession(session, backend, file);
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       // An operator this backend has no kernel for (or nobody does): name it and offer the other backend.
@@ -205,7 +223,16 @@ export class EngineSession {
       if (!s) throw new WorkbenchError('internal', 'The session was disposed.');
       const ortFeeds: Record<string, ort.Tensor> = {};
       for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
-      const res = await s.run(ortFeeds, outputs);
+      const g = this.backend === 'wasm' ? gate : null;
+      const t0 = performance.now();
+      g?.enter();
+      let res: ort.InferenceSession.ReturnType;
+      try {
+        res = await s.run(ortFeeds, outputs);
+      } finally {
+        g?.leave();
+        busy.set(this.label, (busy.get(this.label) ?? 0) + performance.now() - t0);
+      }
       const out: Record<string, HostTensor> = {};
       for (const name of outputs) {
         const t = res[name];

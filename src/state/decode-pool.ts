@@ -7,17 +7,19 @@ import * as Comlink from 'comlink';
 import '../data/error-transfer';
 import type { PreprocessConfig } from '../core/preprocess';
 import type { DecodeJob, DecodeWorkerApi } from '../../workers/decode.worker';
+import { RuntimeGate } from '../engine/runtime-gate';
 
 /**
- * Decode workers: one per core beyond the one the model worker's WASM threads mostly keep busy, at
- * least 1 and at most 4 (the decode-bound rate scales with the pool; see bench:compare `--sections
- * pool`). `?decodeWorkers=N` in the page URL overrides it (the bench's scaling check).
+ * Decode workers: one per core, at most 4 (the decode-bound rate scales with the pool; see
+ * bench:compare `--sections pool`). Where they and the WASM runtime's threads outnumber the cores,
+ * they decode only while the runtime is idle (runtime-gate.ts), and then every core is theirs.
+ * `?decodeWorkers=N` in the page URL overrides it (the bench's scaling check).
  */
 export function poolSize(): number {
   const forced = Number(new URLSearchParams(globalThis.location?.search ?? '').get('decodeWorkers'));
   if (Number.isInteger(forced) && forced > 0) return Math.min(forced, 16);
   const cores = globalThis.navigator?.hardwareConcurrency ?? 2;
-  return Math.max(1, Math.min(4, cores - 1));
+  return Math.max(1, Math.min(4, cores));
 }
 
 /** Jobs per call into a decode worker: small, so a cancel or a window stop takes effect promptly. */
@@ -28,9 +30,12 @@ export class DecodePool {
   private threads: Worker[] = [];
   private ready: Promise<void> | null = null;
 
-  /** `connect` hands the model worker its end of a decode worker's channel. */
+  /** The flag the model worker raises while its WASM runtime runs (null without cross-origin isolation). */
+  private readonly gate = RuntimeGate.allocate();
+
+  /** `connect` hands the model worker its end of a decode worker's channel, and the pool's runtime flag. */
   constructor(
-    private connect: (port: MessagePort) => Promise<void>,
+    private connect: (port: MessagePort, gate: SharedArrayBuffer | null) => Promise<void>,
     readonly size = poolSize(),
   ) {}
 
@@ -43,8 +48,8 @@ export class DecodePool {
         this.threads.push(w);
         const api = Comlink.wrap<DecodeWorkerApi>(w);
         const ch = new MessageChannel();
-        await api.connect(Comlink.transfer(ch.port1, [ch.port1]));
-        await this.connect(Comlink.transfer(ch.port2, [ch.port2]));
+        await api.connect(Comlink.transfer(ch.port1, [ch.port1]), this.gate);
+        await this.connect(Comlink.transfer(ch.port2, [ch.port2]), this.gate);
         workers.push(api);
       }
       this.workers = workers;
@@ -61,6 +66,7 @@ export class DecodePool {
   /**
    * Hand out `jobs` to the pool. `admit(dispatched)` resolves when the window has room for more (the
    * caller counts images the model worker has answered for); stops early when `signal` aborts.
+   * `gated`: decode only while the model worker's WASM runtime is idle (see runtime-gate.ts).
    */
   async dispatch(
     jobs: DecodeJob[],
@@ -68,6 +74,7 @@ export class DecodePool {
     mode: 'pil' | 'browser',
     admit: (dispatched: number) => Promise<void>,
     signal: AbortSignal,
+    gated = false,
   ): Promise<void> {
     await this.start();
     let next = 0;
@@ -77,7 +84,7 @@ export class DecodePool {
         if (signal.aborted) return;
         const part = jobs.slice(next, next + JOBS_PER_CALL);
         next += part.length;
-        await w.decode(part, cfg, mode);
+        await w.decode(part, cfg, mode, gated && this.gate !== null);
       }
     };
     await Promise.all(this.workers!.map(lane));

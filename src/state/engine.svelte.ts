@@ -234,6 +234,14 @@ export class EngineState {
     return { images: this.countBase.images + c.images, texts: this.countBase.texts + c.texts };
   }
 
+  /**
+   * Milliseconds the model worker's runtime has spent in model calls, per model file, since the worker
+   * started (the bench subtracts them from a run's wall time to see what the pipeline costs).
+   */
+  async runtimeMs(): Promise<Record<string, number>> {
+    return (await this.api.encodeCounts()).runtimeMs;
+  }
+
   /** Testing hook, reachable from automation: destroy the GPU device under the running model. */
   loseDeviceForTesting(): Promise<boolean> {
     return this.api.loseDeviceForTesting();

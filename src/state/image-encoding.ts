@@ -12,6 +12,7 @@ import * as Comlink from 'comlink';
 import { WorkbenchError, cancelledError, describeError } from '../data/errors';
 import type { EmbedProgress, RowsRef, StreamProgress } from '../../workers/clip-api';
 import { DecodePool } from './decode-pool';
+import { gateDecoding } from '../engine/runtime-gate';
 import type { EngineState } from './engine.svelte';
 import { nextStreamId, type EmbeddingCache, type ImageLookup } from './embedding-cache.svelte';
 
@@ -40,7 +41,7 @@ function watch(engine: EngineState): void {
 /** The page's decode pool, wired to the model worker. */
 function decodePool(engine: EngineState): DecodePool {
   watch(engine);
-  return (pool ??= new DecodePool((port) => engine.pipeline.connectDecoder(port)));
+  return (pool ??= new DecodePool((port, gate) => engine.pipeline.connectDecoder(port, gate)));
 }
 
 /** A MessagePort from the model worker to the cache worker, over which every embedded batch travels. */
@@ -237,7 +238,10 @@ async function encodeRound(
     const embedding = pipe.embedStream(run, todo.length, Comlink.proxy(onBatch));
     embedding.catch(() => onAbort());
     const jobs = todo.map((i, seq) => ({ run, seq, name: paths[i]!, blob: blobs[i]! }));
-    await decodePool(engine).dispatch(jobs, engine.info!.preprocess, engine.resizeMode, admit, stop.signal);
+    const decoders = decodePool(engine);
+    const { backend, probe } = engine.info!;
+    const gated = gateDecoding(backend, probe.wasmThreads, decoders.size, probe.cores);
+    await decoders.dispatch(jobs, engine.info!.preprocess, engine.resizeMode, admit, stop.signal, gated);
     await embedding;
   } finally {
     signal.removeEventListener('abort', onAbort);

@@ -28,6 +28,7 @@ export interface ZswHandle {
     load(source: ModelSource, backend: string, dtype: string, remeasure?: boolean): Promise<boolean>;
     loseDeviceForTesting(): Promise<boolean>;
     encodeCounts(): Promise<{ images: number; texts: number }>;
+    runtimeMs(): Promise<Record<string, number>>;
     scoring: {
       kind: string;
       scale: number | null;
