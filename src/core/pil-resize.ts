@@ -217,7 +217,7 @@ function resizeVertical(
     for (let y = 0; y < n; y++) {
       const k = weights[kOff + y]!;
       const base = (ymin + y) * stride;
-      for (let i = 0; i < stride; i++) acc[i] += data[base + i]! * k;
+      for (let i = 0; i < stride; i++) acc[i] = acc[i]! + data[base + i]! * k;
     }
     const o = (yy - win.top) * stride;
     for (let i = 0; i < stride; i++) out[o + i] = clip8(acc[i]!);
@@ -271,9 +271,9 @@ export function resizePil(src: Image8, outWidth: number, outHeight: number, filt
     const full = resizeNearest(src, outWidth, outHeight);
     return win ? cropWindow(full, w) : full;
   }
-  // Source rows the vertical pass reads for the window's rows (all of them when there is no vertical pass).
-  let y0 = 0;
-  let y1 = src.height;
+  // Source rows the vertical pass reads for the window's rows (the window's own without a vertical pass).
+  let y0: number;
+  let y1: number;
   const vertical = outHeight !== src.height;
   if (vertical) {
     const c = precomputeCoefficients(src.height, outHeight, filter);
