@@ -6,6 +6,7 @@
 import * as ort from 'onnxruntime-web';
 import { WorkbenchError } from '../data/errors';
 import { RuntimeGate } from './runtime-gate';
+import { externalizeWeights } from '../core/onnx-external';
 
 export type Backend = 'webgpu' | 'wasm';
 
@@ -176,11 +177,17 @@ export class EngineSession {
     if (backend === 'webgpu' && !probe.webgpu) {
       throw new WorkbenchError('backend-unavailable', 'WebGPU was requested but this browser has no WebGPU adapter.');
     }
+    // On WASM the weights load as external data pointing into the file itself (core/onnx-external.ts), so
+    // the heap, which never shrinks, does not also hold the file and its parsed copy while the session is
+    // made.
+    const weightsPath = `${file.split('/').pop()}.weights`;
+    const graph = backend === 'wasm' && !externalData?.length ? externalizeWeights(bytes, weightsPath) : null;
+    const external = graph ? [{ path: weightsPath, data: bytes }] : (externalData ?? []);
     try {
-      const session = await ort.InferenceSession.create(bytes, {
+      const session = await ort.InferenceSession.create(graph ?? bytes, {
         executionProviders: [backend],
         graphOptimizationLevel: 'all',
-        ...(externalData?.length ? { externalData: externalData.map((e) => ({ path: e.path, data: e.data })) } : {}),
+        ...(external.length ? { externalData: external.map((e) => ({ path: e.path, data: e.data })) } : {}),
         // Node-placement notices are expected (shape ops run on CPU by design); keep real errors only.
         logSeverityLevel: 3,
       });
