@@ -189,20 +189,12 @@ function resizeHorizontal(src: Image8, outWidth: number, filter: number, win: Wi
 }
 
 /**
- * Vertical pass: output rows `win.top … + win.height` of `outHeight`, from an image whose first row is
- * source row `y0` of the `inHeight` rows the coefficients are for.
+ * Vertical pass with coefficients `c`: output rows `win.top … + win.height`, from an image whose first
+ * row is source row `y0` of the rows the coefficients are for.
  */
-function resizeVertical(
-  src: Image8,
-  inHeight: number,
-  y0: number,
-  outHeight: number,
-  filter: number,
-  win: Window,
-): Image8 {
+function resizeVertical(src: Image8, c: Coefficients, y0: number, win: Window): Image8 {
   const { width, channels } = src;
   const data = src.data;
-  const c = precomputeCoefficients(inHeight, outHeight, filter);
   const { start, count, weights, ksize } = c;
   const stride = width * channels;
   const out = new Uint8Array(win.height * stride);
@@ -274,12 +266,11 @@ export function resizePil(src: Image8, outWidth: number, outHeight: number, filt
   // Source rows the vertical pass reads for the window's rows (the window's own without a vertical pass).
   let y0: number;
   let y1: number;
-  const vertical = outHeight !== src.height;
+  const vertical = outHeight !== src.height ? precomputeCoefficients(src.height, outHeight, filter) : null;
   if (vertical) {
-    const c = precomputeCoefficients(src.height, outHeight, filter);
-    y0 = c.start[w.top]!;
+    y0 = vertical.start[w.top]!;
     y1 = 0;
-    for (let yy = w.top; yy < w.top + w.height; yy++) y1 = Math.max(y1, c.start[yy]! + c.count[yy]!);
+    for (let yy = w.top; yy < w.top + w.height; yy++) y1 = Math.max(y1, vertical.start[yy]! + vertical.count[yy]!);
   } else {
     y0 = w.top;
     y1 = w.top + w.height;
@@ -287,7 +278,7 @@ export function resizePil(src: Image8, outWidth: number, outHeight: number, filt
   let img: Image8;
   if (outWidth !== src.width) img = resizeHorizontal(src, outWidth, filter, w, y0, y1);
   else img = cropWindow(src, { left: w.left, top: y0, width: w.width, height: y1 - y0 });
-  if (vertical) img = resizeVertical(img, src.height, y0, outHeight, filter, w);
+  if (vertical) img = resizeVertical(img, vertical, y0, w);
   return img;
 }
 
