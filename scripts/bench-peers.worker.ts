@@ -7,6 +7,7 @@
 import { env, AutoProcessor, CLIPVisionModelWithProjection, RawImage } from '@huggingface/transformers';
 import { decodeImage } from '../src/data/image-decode';
 import { outputSize, parsePreprocessConfig, preprocessRgb } from '../src/core/preprocess';
+import { concatArrays } from '../src/core/vector';
 
 /**
  * onnxruntime-web's builds: `default` (`onnxruntime-web`, what the app imports: WebGPU through JSEP, the
@@ -117,18 +118,8 @@ async function ortweb(a: OrtWebArgs): Promise<PeerTiming> {
   const ms = performance.now() - t0;
   await session.release();
   const images = a.imageUrls.length;
-  const embeddings = a.keepEmbeddings ? Array.from(concat(rows)) : undefined;
+  const embeddings = a.keepEmbeddings ? Array.from(concatArrays(rows, (n) => new Float32Array(n))) : undefined;
   return { images, ms, imagesPerSec: (images * 1000) / ms, inferMs: ms, loadMs, prepMs, bundle, ep, embeddings };
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** (d) The peer a user would pick: CLIPVisionModelWithProjection + AutoProcessor, fp32 on WASM. */

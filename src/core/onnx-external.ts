@@ -10,6 +10,8 @@
  * TensorProto.raw_data = 9, .external_data = 13, .data_location = 14 with EXTERNAL = 1).
  */
 
+import { concatArrays } from './vector';
+
 const MODEL_GRAPH = 7;
 const GRAPH_INITIALIZER = 5;
 const TENSOR_RAW_DATA = 9;
@@ -109,16 +111,6 @@ function externalTensor(b: Uint8Array, from: number, to: number, location: strin
   ];
 }
 
-function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 /**
  * The model (a serialized ModelProto) with every main-graph initializer of at least MIN_EXTERNAL_BYTES
  * stored in `raw_data` turned into external data at its own offset in `model`: load the result with
@@ -144,7 +136,7 @@ export function externalizeWeights(model: Uint8Array, location: string): Uint8Ar
       }
       out.push(...lenField(MODEL_GRAPH, graph));
     }
-    return moved > 0 ? concat(out) : null;
+    return moved > 0 ? concatArrays(out, (n) => new Uint8Array(n)) : null;
   } catch {
     return null;
   }

@@ -59,3 +59,17 @@ export function softmax(logits: ArrayLike<number>, scale = 1): Float64Array {
   for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) / sum;
   return out;
 }
+
+/** `parts` joined end to end into one new array of their type (Float32Array or Uint8Array). */
+export function concatArrays<T extends Float32Array<ArrayBuffer> | Uint8Array<ArrayBuffer>>(
+  parts: readonly (Float32Array | Uint8Array)[],
+  make: (length: number) => T,
+): T {
+  const out = make(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

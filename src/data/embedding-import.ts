@@ -16,6 +16,7 @@ import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { parse as parseNpy } from 'npyjs';
 import { WorkbenchError } from './errors';
 import type { PickedFile } from './folder-intake';
+import { concatArrays } from '../core/vector';
 
 export interface ImportedEmbeddings {
   layout: 'clip-retrieval' | 'npy + path list';
@@ -236,14 +237,7 @@ async function readNpyWithList(entries: PickedFile[]): Promise<ImportedEmbedding
 }
 
 function concat(parts: Float32Array[]): Float32Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return parts.length === 1 ? parts[0]! : concatArrays(parts, (n) => new Float32Array(n));
 }
 
 /**

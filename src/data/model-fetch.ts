@@ -6,6 +6,7 @@
 import { createSHA256 } from 'hash-wasm';
 import { WorkbenchError, cancelledError } from './errors';
 import { type ModelSource, EXPECTED_FILES_TEXT } from './model-files';
+import { concatArrays } from '../core/vector';
 
 export const MODEL_CACHE_NAME = 'zsw-model-files-v1';
 
@@ -89,21 +90,11 @@ async function readStream(
   return loaded;
 }
 
-function concat(chunks: Uint8Array[], length: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(length);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-  }
-  return out;
-}
-
 /**
  * A body's bytes joined into a buffer that only this worker's JS references. Why not `arrayBuffer()` (or
  * handing our buffer to `new Response`): a buffer the browser has wrapped stays alive until a GC, even
  * detached, and the model worker sits idle after a load, so a B/32 pair's 580 MB stayed resident through
- * a whole run (issue 12). The chunks the stream allocates are small; the GC takes them as it goes.
+ * a whole run (issue 12). With its `size` known, through `readWhole`; otherwise joined from the chunks.
  */
 async function ownBytes(body: ReadableStream<Uint8Array> | null, size?: number): Promise<Uint8Array<ArrayBuffer>> {
   if (body && size !== undefined && size > 0) {
@@ -111,13 +102,9 @@ async function ownBytes(body: ReadableStream<Uint8Array> | null, size?: number):
     if (whole) return whole;
   }
   const chunks: Uint8Array[] = [];
-  let length = 0;
   const reader = body?.getReader();
-  for (let step = await reader?.read(); step && !step.done; step = await reader!.read()) {
-    chunks.push(step.value);
-    length += step.value.byteLength;
-  }
-  return concat(chunks, length);
+  for (let step = await reader?.read(); step && !step.done; step = await reader!.read()) chunks.push(step.value);
+  return concatArrays(chunks, (n) => new Uint8Array(n));
 }
 
 /**
@@ -280,10 +267,7 @@ export class ModelFiles {
       return buf;
     }
     const chunks = await this.download(path, url, onProgress, signal);
-    const buf = concat(
-      chunks,
-      chunks.reduce((n, c) => n + c.byteLength, 0),
-    );
+    const buf = concatArrays(chunks, (n) => new Uint8Array(n));
     onProgress({ file: path, loadedBytes: buf.byteLength, totalBytes: buf.byteLength, fromCache: false, done: true });
     if (cache) {
       const headers = { 'content-type': 'application/octet-stream', 'content-length': String(buf.byteLength) };
