@@ -6,6 +6,14 @@
  * creation + first run; warm: the best of the next runs), keeps the faster, and the page remembers the
  * choice per (vision-file fingerprint, device) so later loads skip the timing. WebGPU's trial stops as
  * soon as it has clearly lost, so a software adapter costs seconds, not minutes.
+ *
+ * At most two onnxruntime-web runtimes start for the trials: the model worker's own (WASM at its thread
+ * count, timed where it will run) and one trial worker (WASM at the other count, then WebGPU). Measured in
+ * headless Chromium 156 (scripts in the bench): a third start of the same runtime's WASM module in one
+ * renderer sets V8 compiling it in the background for about 30 s of one core (40 CPU-seconds with the
+ * toy model, after a load that took 8 s), whether the earlier workers were alive or not; two starts
+ * cost nothing extra. With a runtime per thread count plus one for WebGPU, Auto ran at 0.57× forced WASM
+ * right after its load.
  */
 import * as Comlink from 'comlink';
 import { hashParts } from '../data/content-hash';
@@ -53,6 +61,11 @@ export interface BackendTiming {
   threads?: number;
 }
 
+/** The WASM thread count a decision asks for: the fastest timed, else the one it ran with. */
+export function preferredThreads(d: BackendDecision): number {
+  return d.timings.wasm?.threads ?? d.wasmThreads;
+}
+
 export interface BackendDecision {
   backend: Backend;
   /** measured now; remembered from an earlier measurement; forced by the user; the only backend here. */
@@ -62,6 +75,11 @@ export interface BackendDecision {
   key: string;
   /** The adapter is a software/fallback one (SwiftShader, `isFallbackAdapter`). */
   fallbackAdapter: boolean;
+  /**
+   * The thread count this worker's runtime runs WASM with. It can differ from `timings.wasm.threads` (the
+   * faster count timed): the runtime fixes its count when it starts, and the model worker's runtime starts
+   * at the default count to be timed in place. The faster count applies from the next page load.
+   */
   wasmThreads: number;
   /** When the figures were measured (ms since epoch). */
   measuredAt: number | null;
@@ -175,33 +193,33 @@ export async function timeBackend(
 }
 
 /**
- * Time WebGPU in a throwaway worker (workers/backend-trial.worker.ts), terminated once the trial has
- * lost, so a batch still crawling on a software adapter never holds up this worker's runs.
+ * A throwaway worker (workers/backend-trial.worker.ts) whose runtime starts with `threads` WASM threads:
+ * it times WASM at that count, then WebGPU, and is terminated after, so a batch still crawling on a
+ * software adapter never holds up the model worker's runs.
  */
-async function timeInTrialWorker(
-  file: TrialFile,
-  backend: Backend,
-  imageSize: { width: number; height: number },
-  limits: TrialLimits,
-  threads: number | null = null,
-): Promise<BackendTiming> {
-  const worker = new Worker(new URL('../../workers/backend-trial.worker.ts', import.meta.url), { type: 'module' });
-  try {
-    const trial = Comlink.wrap<BackendTrialApi>(worker);
-    // A copy: the model worker still needs the bytes if WebGPU wins.
-    return await trial.time(
-      { path: file.path, bytes: file.bytes.slice(), externalData: file.externalData?.map((e) => ({ ...e })) },
-      backend,
-      imageSize,
-      limits,
-      threads,
-    );
-  } finally {
-    worker.terminate();
+class TrialWorker {
+  private readonly worker = new Worker(new URL('../../workers/backend-trial.worker.ts', import.meta.url), {
+    type: 'module',
+  });
+  private readonly api = Comlink.wrap<BackendTrialApi>(this.worker);
+  constructor(private readonly threads: number) {}
+
+  time(file: TrialFile, backend: Backend, imageSize: { width: number; height: number }, limits: TrialLimits) {
+    // A copy: the model worker still needs the bytes.
+    const copy = {
+      path: file.path,
+      bytes: file.bytes.slice(),
+      externalData: file.externalData?.map((e) => ({ ...e })),
+    };
+    return this.api.time(copy, backend, imageSize, limits, this.threads);
+  }
+
+  close(): void {
+    this.worker.terminate();
   }
 }
 
-/** Thread counts worth timing: every core up to 4 (the default) and half as many. */
+/** Thread counts worth timing: every core up to 4 (the default, first) and half as many. */
 function threadCandidates(probe: BackendProbe): number[] {
   if (!probe.crossOriginIsolated) return [1];
   return [...new Set([probe.wasmThreads, Math.max(1, Math.floor(probe.wasmThreads / 2))])];
@@ -245,36 +263,44 @@ export async function chooseBackend(o: ChooseBackendOptions): Promise<BackendDec
   const key = `${await hashParts([wasmFile.bytes])}|${deviceKey(probe)}`;
   const known = remember(key);
   if (known && !o.remeasure) {
-    if (wasmThreadsInUse() === null) useThreads(probe, known.wasmThreads);
+    if (wasmThreadsInUse() === null) useThreads(probe, preferredThreads(known));
     return { ...known, how: 'remembered', wasmThreads: probe.wasmThreads };
   }
   if (o.signal?.aborted) throw cancelledError();
 
-  // WASM at each candidate thread count, each in a fresh worker (the runtime fixes its count when it
-  // starts); this worker then starts with the winner. Once its runtime runs, its count is kept.
+  // WASM at this worker's count, timed here (its runtime starts now if it has not, at the default
+  // count); then, in one trial worker, WASM at the other candidate count and WebGPU. Two runtimes in
+  // all (see the top of this file).
   const inUse = wasmThreadsInUse();
-  const candidates = inUse !== null ? [inUse] : threadCandidates(probe);
-  let wasm: BackendTiming | null = null;
-  let threads = candidates[0]!;
-  for (const n of candidates) {
-    if (o.signal?.aborted) throw cancelledError();
-    const t = await timeInTrialWorker(wasmFile, 'wasm', o.imageSize, { coldMs: Infinity, warmMs: Infinity }, n);
-    if (!wasm || perImage(t) < perImage(wasm)) [wasm, threads] = [{ ...t, threads: n }, n];
-  }
-  useThreads(probe, threads);
-  if (!wasm) throw cancelledError();
-  if (o.signal?.aborted) throw cancelledError();
-  // WebGPU has lost once its cold start takes GPU_COLD_FACTOR× WASM's (at least MIN_GPU_COLD_MS), or
-  // a warm batch takes GPU_WARM_FACTOR× what WASM needs for as many images.
-  const limits: TrialLimits = {
-    coldMs: Math.max(MIN_GPU_COLD_MS, GPU_COLD_FACTOR * wasm.coldMs),
-    warmMs: Math.max(MIN_GPU_WARM_MS, GPU_WARM_FACTOR * perImage(wasm) * TRIAL_BATCH.webgpu),
-  };
+  const here = inUse ?? probe.wasmThreads;
+  // Once this worker's runtime runs, its count is kept: no other count is worth timing.
+  const other = inUse === null ? threadCandidates(probe).find((n) => n !== here) : undefined;
+  useThreads(probe, here);
+  const noLimit = { coldMs: Infinity, warmMs: Infinity };
+  const timedHere = await timeBackend(wasmFile, 'wasm', probe, o.imageSize, noLimit, o.signal);
+  let wasm: BackendTiming = { ...timedHere, threads: here };
+  const trial = new TrialWorker(other ?? here);
   let webgpu: BackendTiming | null;
   try {
-    webgpu = await timeInTrialWorker(await o.visionFile('webgpu'), 'webgpu', o.imageSize, limits);
-  } catch {
-    webgpu = null;
+    if (other !== undefined) {
+      if (o.signal?.aborted) throw cancelledError();
+      const t = await trial.time(wasmFile, 'wasm', o.imageSize, noLimit);
+      if (perImage(t) < perImage(wasm)) wasm = { ...t, threads: other };
+    }
+    if (o.signal?.aborted) throw cancelledError();
+    // WebGPU has lost once its cold start takes GPU_COLD_FACTOR× WASM's (at least MIN_GPU_COLD_MS), or
+    // a warm batch takes GPU_WARM_FACTOR× what WASM needs for as many images.
+    const limits: TrialLimits = {
+      coldMs: Math.max(MIN_GPU_COLD_MS, GPU_COLD_FACTOR * wasm.coldMs),
+      warmMs: Math.max(MIN_GPU_WARM_MS, GPU_WARM_FACTOR * perImage(wasm) * TRIAL_BATCH.webgpu),
+    };
+    try {
+      webgpu = await trial.time(await o.visionFile('webgpu'), 'webgpu', o.imageSize, limits);
+    } catch {
+      webgpu = null;
+    }
+  } finally {
+    trial.close();
   }
   if (o.signal?.aborted) throw cancelledError();
   const backend: Backend = perImage(webgpu) < perImage(wasm) ? 'webgpu' : 'wasm';
@@ -285,6 +311,6 @@ export async function chooseBackend(o: ChooseBackendOptions): Promise<BackendDec
     key,
     measuredAt: Date.now(),
     ...base,
-    wasmThreads: threads,
+    wasmThreads: here,
   };
 }
