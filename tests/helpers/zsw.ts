@@ -23,7 +23,7 @@ export interface ZswHandle {
     status: string;
     error: UserError | null;
     resizeMode: 'pil' | 'browser';
-    info: { backend: string; dtype: string; embeddingDim: number } | null;
+    info: { backend: string; dtype: string; embeddingDim: number; probe: { wasmThreads: number } } | null;
     notices: string[];
     load(source: ModelSource, backend: string, dtype: string, remeasure?: boolean): Promise<boolean>;
     loseDeviceForTesting(): Promise<boolean>;
