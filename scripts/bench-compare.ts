@@ -258,6 +258,8 @@ interface Measure {
   ms: number;
   inferMs?: number;
   loadMs?: number;
+  /** Peak PSS while the model loaded (download or cache read, sessions made), MB. */
+  loadPeakPssMB?: number;
   peakRssMB?: number;
   /** Peak proportional set size (shared pages shared out), MB. */
   peakPssMB?: number;
@@ -364,11 +366,13 @@ async function ours(
     await page.goto(`${appUrl}/?mode=retrieve${q}`, { timeout: 900_000 });
     await page.waitForFunction(() => 'zsw' in window, null, { timeout: 900_000 });
     const tl = Date.now();
+    const stopLoad = watchMemory(b.pid);
     const loaded = await page.evaluate(([s, be, dt]) => window.zsw.engine.load(s, be, dt), [
       source,
       backend,
       dtype,
     ] as const);
+    const loadMem = stopLoad();
     if (!loaded) throw new Error(`load failed: ${JSON.stringify(await page.evaluate(() => window.zsw.engine.error))}`);
     const loadMs = Date.now() - tl;
     const info = await page.evaluate(() => window.zsw.engine.info as unknown as Record<string, unknown>);
@@ -403,6 +407,7 @@ async function ours(
       ms: embedMs,
       inferMs: modelMs,
       loadMs,
+      loadPeakPssMB: MB(loadMem.peakPss),
       peakRssMB: MB(mem.peakRss),
       peakPssMB: MB(mem.peakPss),
       pssByProcessMB: Object.fromEntries(Object.entries(mem.peakByKind).map(([k, v]) => [k, MB(v)])),
@@ -539,6 +544,7 @@ async function main(): Promise<void> {
         `${m.inferMs !== undefined ? `  model calls ${((m.inferMs / m.images) | 0).toString().padStart(4)} ms/image` : ''}` +
         `${m.peakRssMB !== undefined ? `  peak RSS ${m.peakRssMB} MB` : ''}` +
         `${m.peakPssMB !== undefined ? `  PSS ${m.peakPssMB} MB (growth ${m.growthMB} MB)` : ''}` +
+        `${m.loadPeakPssMB !== undefined ? `  load PSS ${m.loadPeakPssMB} MB` : ''}` +
         `${
           m.pssByProcessMB
             ? ` [${Object.entries(m.pssByProcessMB)
