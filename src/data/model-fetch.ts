@@ -31,11 +31,12 @@ async function openCache(): Promise<Cache | null> {
 
 /** Attempts per file when a download is cut off or the connection drops (the later ones resume). */
 const DOWNLOAD_ATTEMPTS = 3;
+/** Files of at least this Content-Length download into one buffer of that size (see download). */
+const WHOLE_MIN_BYTES = 1 << 20;
 
-/** A download that stopped before its end; `received` holds what arrived, to resume from. */
+/** A download that stopped before its end, after `loaded` bytes (kept, to resume from). */
 class CutOff extends Error {
   constructor(
-    readonly received: Uint8Array[],
     readonly loaded: number,
     why: string,
   ) {
@@ -74,7 +75,7 @@ async function readStream(
       step = await reader.read();
     } catch (e) {
       if (signal?.aborted) throw cancelledError();
-      throw new CutOff(chunks, loaded, e instanceof Error ? e.message : String(e));
+      throw new CutOff(loaded, e instanceof Error ? e.message : String(e));
     }
     if (step.done) break;
     chunks.push(step.value);
@@ -86,8 +87,64 @@ async function readStream(
   }
   // A compressed body can be longer than its Content-Length, never shorter.
   if (total !== null && loaded < total)
-    throw new CutOff(chunks, loaded, `the connection closed at ${loaded} of ${total} bytes`);
+    throw new CutOff(loaded, `the connection closed at ${loaded} of ${total} bytes`);
   return loaded;
+}
+
+/** The body was longer than its Content-Length (compressed in transit, with the encoding not exposed). */
+class LongerThanLength extends Error {}
+
+/**
+ * The body read into `out` from `offset`, through one 1 MB buffer the reader fills again and again (BYOB),
+ * so the download leaves no chunks for the GC (see readWhole). False when the body is not a byte stream
+ * (nothing read). Throws CutOff when it stops short of `out`'s end, LongerThanLength past it.
+ */
+async function readStreamInto(
+  res: Response,
+  file: string,
+  out: Uint8Array,
+  offset: number,
+  onProgress: ProgressFn,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
+  let reader: ReadableStreamBYOBReader;
+  try {
+    if (!res.body) return false;
+    reader = res.body.getReader({ mode: 'byob' });
+  } catch {
+    return false;
+  }
+  let staging = new ArrayBuffer(1 << 20);
+  let loaded = offset;
+  let lastReport = 0;
+  for (;;) {
+    if (signal?.aborted) {
+      await reader.cancel();
+      throw cancelledError();
+    }
+    let step: ReadableStreamReadResult<Uint8Array>;
+    try {
+      step = await reader.read(new Uint8Array(staging));
+    } catch (e) {
+      if (signal?.aborted) throw cancelledError();
+      throw new CutOff(loaded, e instanceof Error ? e.message : String(e));
+    }
+    if (step.done) break;
+    if (loaded + step.value.byteLength > out.byteLength) {
+      await reader.cancel();
+      throw new LongerThanLength();
+    }
+    out.set(step.value, loaded);
+    loaded += step.value.byteLength;
+    staging = step.value.buffer as ArrayBuffer; // the read hands the (moved) staging buffer back
+    if (loaded - lastReport > 256 * 1024) {
+      lastReport = loaded;
+      onProgress({ file, loadedBytes: loaded, totalBytes: out.byteLength, fromCache: false, done: false });
+    }
+  }
+  if (loaded < out.byteLength)
+    throw new CutOff(loaded, `the connection closed at ${loaded} of ${out.byteLength} bytes`);
+  return true;
 }
 
 /**
@@ -137,13 +194,17 @@ async function readWhole(body: ReadableStream<Uint8Array>, length: number): Prom
   return out;
 }
 
-/** The chunks as a response body (what Cache Storage stores), so the joined buffer is never handed over. */
-function streamOf(chunks: readonly Uint8Array[]): ReadableStream<Uint8Array> {
-  let k = 0;
+/**
+ * A buffer as a response body (what Cache Storage stores) in 1 MB copies, pulled as the cache writes them:
+ * the buffer itself is never handed to the browser (see ownBytes).
+ */
+function streamOf(buf: Uint8Array): ReadableStream<Uint8Array> {
+  let off = 0;
   return new ReadableStream({
     pull(controller) {
-      if (k < chunks.length) controller.enqueue(chunks[k++]!);
-      else controller.close();
+      if (off >= buf.byteLength) return controller.close();
+      controller.enqueue(buf.slice(off, off + (1 << 20)));
+      off += 1 << 20;
     },
   });
 }
@@ -266,30 +327,32 @@ export class ModelFiles {
       onProgress({ file: path, loadedBytes: buf.byteLength, totalBytes: buf.byteLength, fromCache: true, done: true });
       return buf;
     }
-    const chunks = await this.download(path, url, onProgress, signal);
-    const buf = concatArrays(chunks, (n) => new Uint8Array(n));
+    const buf = await this.download(path, url, onProgress, signal);
     onProgress({ file: path, loadedBytes: buf.byteLength, totalBytes: buf.byteLength, fromCache: false, done: true });
     if (cache) {
       const headers = { 'content-type': 'application/octet-stream', 'content-length': String(buf.byteLength) };
       // Only a complete file reaches the cache (download() throws otherwise). A full quota must not
-      // fail the load: the file is simply fetched again next time. The cache gets the chunks, not `buf`
-      // (see ownBytes).
-      await cache.put(url, new Response(streamOf(chunks), { headers })).catch(() => undefined);
+      // fail the load: the file is simply fetched again next time.
+      await cache.put(url, new Response(streamOf(buf), { headers })).catch(() => undefined);
     }
     return buf;
   }
 
   /**
-   * Download a whole file, as the chunks that arrived. A connection that drops, or a body shorter than its Content-Length, is
-   * retried up to DOWNLOAD_ATTEMPTS times, resuming with a Range request where the server allows it.
+   * Download a whole file. A connection that drops, or a body shorter than its Content-Length, is retried
+   * up to DOWNLOAD_ATTEMPTS times, resuming with a Range request where the server allows it. A body of
+   * known length (WHOLE_MIN_BYTES and up: the weights) is read straight into one buffer of that length;
+   * others are joined from the chunks that arrived.
    */
   private async download(
     path: string,
     url: string,
     onProgress: ProgressFn,
     signal: AbortSignal | undefined,
-  ): Promise<Uint8Array[]> {
+  ): Promise<Uint8Array<ArrayBuffer>> {
     let chunks: Uint8Array[] = [];
+    let whole: Uint8Array<ArrayBuffer> | null = null;
+    let byob = true;
     let loaded = 0;
     let total: number | null = null;
     let lastCut = '';
@@ -315,12 +378,21 @@ export class ModelFiles {
         loaded = 0;
         const len = res.headers.get('content-length');
         total = len ? Number(len) : null;
+        whole = byob && total !== null && total >= WHOLE_MIN_BYTES ? new Uint8Array(total) : null;
       }
       try {
+        if (whole && (await readStreamInto(res, path, whole, loaded, onProgress, signal))) return whole;
+        whole = null;
         await readStream(res, path, total, chunks, loaded, onProgress, signal);
-        return chunks;
+        return concatArrays(chunks, (n) => new Uint8Array(n));
       } catch (e) {
+        if (e instanceof LongerThanLength) {
+          // Compressed in transit: fetch it again, joining chunks (not counted as an attempt).
+          [byob, loaded, attempt] = [false, 0, attempt - 1];
+          continue;
+        }
         if (!(e instanceof CutOff)) throw e;
+        loaded = e.loaded;
         lastCut = e.message;
       }
     }
