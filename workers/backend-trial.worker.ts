@@ -1,7 +1,7 @@
 /**
- * A throwaway worker for Auto's trials (see src/engine/backend-choice.ts): WebGPU, and WASM at a given
- * thread count (the runtime fixes its count when it starts, so each count needs a fresh worker). A batch on a slow
- * adapter (SwiftShader) cannot be stopped inside onnxruntime-web, and the runtime takes one run at a
+ * A throwaway worker for Auto's trials (see src/engine/backend-choice.ts): WASM at the thread count the
+ * model worker's runtime does not run (the runtime fixes its count when it starts), then WebGPU. A batch on
+ * a slow adapter (SwiftShader) cannot be stopped inside onnxruntime-web, and the runtime takes one run at a
  * time, so the trial runs here: once it has lost, the model worker terminates this worker and its
  * own runs go on at once.
  */
