@@ -44,75 +44,32 @@ class CutOff extends Error {
   }
 }
 
-/**
- * The body's bytes appended to `chunks`, reporting progress from `offset`. Throws CutOff when the
- * connection drops or the body ends short of its Content-Length (the caller resumes or retries).
- */
-async function readStream(
-  res: Response,
-  file: string,
-  total: number | null,
-  chunks: Uint8Array[],
-  offset: number,
-  onProgress: ProgressFn,
-  signal: AbortSignal | undefined,
-): Promise<number> {
-  const reader = res.body?.getReader();
-  let loaded = offset;
-  if (!reader) {
-    const all = new Uint8Array(await res.arrayBuffer());
-    chunks.push(all);
-    return loaded + all.byteLength;
-  }
-  let lastReport = 0;
-  for (;;) {
-    if (signal?.aborted) {
-      await reader.cancel();
-      throw cancelledError();
-    }
-    let step: ReadableStreamReadResult<Uint8Array>;
-    try {
-      step = await reader.read();
-    } catch (e) {
-      if (signal?.aborted) throw cancelledError();
-      throw new CutOff(loaded, e instanceof Error ? e.message : String(e));
-    }
-    if (step.done) break;
-    chunks.push(step.value);
-    loaded += step.value.byteLength;
-    if (loaded - lastReport > 256 * 1024) {
-      lastReport = loaded;
-      onProgress({ file, loadedBytes: loaded, totalBytes: total, fromCache: false, done: false });
-    }
-  }
-  // A compressed body can be longer than its Content-Length, never shorter.
-  if (total !== null && loaded < total)
-    throw new CutOff(loaded, `the connection closed at ${loaded} of ${total} bytes`);
-  return loaded;
-}
-
-/** The body was longer than its Content-Length (compressed in transit, with the encoding not exposed). */
+/** The body was longer than its length (a compressed download whose encoding was not exposed). */
 class LongerThanLength extends Error {}
 
 /**
- * The body read into `out` from `offset`, through one 1 MB buffer the reader fills again and again (BYOB),
- * so the download leaves no chunks for the GC (see readWhole). False when the body is not a byte stream
- * (nothing read). Throws CutOff when it stops short of `out`'s end, LongerThanLength past it.
+ * `body` read from `offset` on, reporting the bytes so far: into `sink` when it is a buffer (then through one
+ * 1 MB buffer the reader fills again and again, a BYOB reader, copied into `sink`: the browser never wraps
+ * `sink` and no chunks are left for the GC, which in an idle model worker may not come for a whole run — reading
+ * into the big buffer itself kept it resident, detached or not, until a GC: +600 MB at a B/32 run's start),
+ * else as the chunks that arrive, appended to `sink`. Returns the bytes read in all, or null when `sink` is a
+ * buffer and `body` is not a byte stream (nothing read). Throws CutOff when the body fails or ends short of
+ * `sink`'s length (or of `total`), LongerThanLength when it runs past `sink`'s end.
  */
-async function readStreamInto(
-  res: Response,
-  file: string,
-  out: Uint8Array,
-  offset: number,
-  onProgress: ProgressFn,
-  signal: AbortSignal | undefined,
-): Promise<boolean> {
-  let reader: ReadableStreamBYOBReader;
+async function readBody(
+  body: ReadableStream<Uint8Array>,
+  sink: Uint8Array | Uint8Array[],
+  offset = 0,
+  total: number | null = null,
+  report: (loaded: number) => void = () => {},
+  signal?: AbortSignal,
+): Promise<number | null> {
+  const into = sink instanceof Uint8Array ? sink : null;
+  let reader: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array>;
   try {
-    if (!res.body) return false;
-    reader = res.body.getReader({ mode: 'byob' });
+    reader = into ? body.getReader({ mode: 'byob' }) : body.getReader();
   } catch {
-    return false;
+    return null; // not a byte stream
   }
   let staging = new ArrayBuffer(1 << 20);
   let loaded = offset;
@@ -124,74 +81,49 @@ async function readStreamInto(
     }
     let step: ReadableStreamReadResult<Uint8Array>;
     try {
-      step = await reader.read(new Uint8Array(staging));
+      step = into
+        ? await (reader as ReadableStreamBYOBReader).read(new Uint8Array(staging))
+        : await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
     } catch (e) {
       if (signal?.aborted) throw cancelledError();
       throw new CutOff(loaded, e instanceof Error ? e.message : String(e));
     }
     if (step.done) break;
-    if (loaded + step.value.byteLength > out.byteLength) {
-      await reader.cancel();
-      throw new LongerThanLength();
-    }
-    out.set(step.value, loaded);
-    loaded += step.value.byteLength;
-    staging = step.value.buffer as ArrayBuffer; // the read hands the (moved) staging buffer back
+    const chunk = step.value;
+    if (into) {
+      if (loaded + chunk.byteLength > into.byteLength) {
+        await reader.cancel();
+        throw new LongerThanLength(`the body is longer than ${into.byteLength} bytes`);
+      }
+      into.set(chunk, loaded);
+      staging = chunk.buffer as ArrayBuffer; // the read hands the (moved) staging buffer back
+    } else (sink as Uint8Array[]).push(chunk);
+    loaded += chunk.byteLength;
     if (loaded - lastReport > 256 * 1024) {
       lastReport = loaded;
-      onProgress({ file, loadedBytes: loaded, totalBytes: out.byteLength, fromCache: false, done: false });
+      report(loaded);
     }
   }
-  if (loaded < out.byteLength)
-    throw new CutOff(loaded, `the connection closed at ${loaded} of ${out.byteLength} bytes`);
-  return true;
+  // A compressed body can be longer than its Content-Length, never shorter.
+  const end = into ? into.byteLength : total;
+  if (end !== null && loaded < end) throw new CutOff(loaded, `the body ended at ${loaded} of ${end} bytes`);
+  return loaded;
 }
 
 /**
- * A body's bytes joined into a buffer that only this worker's JS references. Why not `arrayBuffer()` (or
- * handing our buffer to `new Response`): a buffer the browser has wrapped stays alive until a GC, even
- * detached, and the model worker sits idle after a load, so a B/32 pair's 580 MB stayed resident through
- * a whole run (issue 12). With its `size` known, through `readWhole`; otherwise joined from the chunks.
+ * A body's bytes in a buffer that only this worker's JS references (see readBody; not `arrayBuffer()`,
+ * whose buffer the browser has wrapped: the model worker sits idle after a load, and a B/32 pair's 580 MB
+ * stayed resident through a whole run). Through a BYOB reader with its `size` known, else joined from the chunks.
  */
 async function ownBytes(body: ReadableStream<Uint8Array> | null, size?: number): Promise<Uint8Array<ArrayBuffer>> {
-  if (body && size !== undefined && size > 0) {
-    const whole = await readWhole(body, size);
-    if (whole) return whole;
+  if (!body) return new Uint8Array(0);
+  if (size !== undefined && size > 0) {
+    const out = new Uint8Array(size);
+    if ((await readBody(body, out)) !== null) return out;
   }
   const chunks: Uint8Array[] = [];
-  const reader = body?.getReader();
-  for (let step = await reader?.read(); step && !step.done; step = await reader!.read()) chunks.push(step.value);
+  await readBody(body, chunks, 0, size ?? null);
   return concatArrays(chunks, (n) => new Uint8Array(n));
-}
-
-/**
- * A byte stream of exactly `length` bytes (a picked file, a cached copy) read through one small buffer
- * the reader fills again and again (a BYOB reader), copied into a buffer only this worker's JS ever
- * sees: no chunks left for the GC, which in an idle model worker may not come for the whole run. (Reading
- * into the big buffer itself lets the browser wrap it, and it then stays resident, detached or not, until
- * a GC: measured +600 MB at a run's start for B/32.) Null when the stream cannot be read that way (then
- * nothing has been read). Throws when the stream is shorter or longer than `length`.
- */
-async function readWhole(body: ReadableStream<Uint8Array>, length: number): Promise<Uint8Array<ArrayBuffer> | null> {
-  let reader: ReadableStreamBYOBReader;
-  try {
-    reader = body.getReader({ mode: 'byob' });
-  } catch {
-    return null; // not a byte stream
-  }
-  const out = new Uint8Array(length);
-  let staging = new ArrayBuffer(1 << 20);
-  let off = 0;
-  for (;;) {
-    const { value, done } = await reader.read(new Uint8Array(staging));
-    if (done) break;
-    if (off + value.byteLength > length) throw new Error(`the stream is longer than ${length} bytes`);
-    out.set(value, off);
-    off += value.byteLength;
-    staging = value.buffer as ArrayBuffer; // the read hands the (moved) staging buffer back
-  }
-  if (off < length) throw new Error(`the stream ended at ${off} of ${length} bytes`);
-  return out;
 }
 
 /**
@@ -380,10 +312,13 @@ export class ModelFiles {
         total = len ? Number(len) : null;
         whole = byob && total !== null && total >= WHOLE_MIN_BYTES ? new Uint8Array(total) : null;
       }
+      if (!res.body) return new Uint8Array(await res.arrayBuffer());
+      const report = (n: number) =>
+        onProgress({ file: path, loadedBytes: n, totalBytes: total, fromCache: false, done: false });
       try {
-        if (whole && (await readStreamInto(res, path, whole, loaded, onProgress, signal))) return whole;
+        if (whole && (await readBody(res.body, whole, loaded, total, report, signal)) !== null) return whole;
         whole = null;
-        await readStream(res, path, total, chunks, loaded, onProgress, signal);
+        await readBody(res.body, chunks, loaded, total, report, signal);
         return concatArrays(chunks, (n) => new Uint8Array(n));
       } catch (e) {
         if (e instanceof LongerThanLength) {
