@@ -316,8 +316,12 @@ export class ModelFiles {
       const report = (n: number) =>
         onProgress({ file: path, loadedBytes: n, totalBytes: total, fromCache: false, done: false });
       try {
-        if (whole && (await readBody(res.body, whole, loaded, total, report, signal)) !== null) return whole;
-        whole = null;
+        if (whole) {
+          if ((await readBody(res.body, whole, loaded, total, report, signal)) !== null) return whole;
+          // Not a byte stream: on in chunks, after what an earlier attempt put in `whole`.
+          chunks = loaded > 0 ? [whole.slice(0, loaded)] : [];
+          whole = null;
+        }
         await readBody(res.body, chunks, loaded, total, report, signal);
         return concatArrays(chunks, (n) => new Uint8Array(n));
       } catch (e) {
