@@ -205,13 +205,13 @@ class TrialWorker {
   constructor(private readonly threads: number) {}
 
   time(file: TrialFile, backend: Backend, imageSize: { width: number; height: number }, limits: TrialLimits) {
-    // A copy: the model worker still needs the bytes.
+    // A copy, moved (not cloned a second time) to the trial worker: the model worker still needs the bytes.
     const copy = {
       path: file.path,
       bytes: file.bytes.slice(),
       externalData: file.externalData?.map((e) => ({ ...e })),
     };
-    return this.api.time(copy, backend, imageSize, limits, this.threads);
+    return this.api.time(Comlink.transfer(copy, [copy.bytes.buffer]), backend, imageSize, limits, this.threads);
   }
 
   close(): void {
