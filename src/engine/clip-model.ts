@@ -375,7 +375,12 @@ export class ClipModel {
     const t = this.textBytes;
     const v = this.visionBytes;
     const vision = await EngineSession.create(v.bytes, 'wasm', probe, v.path, v.externalData);
-    const text = await EngineSession.create(t.bytes, 'wasm', probe, t.path, t.externalData);
+    const text = await EngineSession.create(t.bytes, 'wasm', probe, t.path, t.externalData).catch(
+      async (e: unknown) => {
+        await vision.dispose().catch(() => undefined);
+        throw e;
+      },
+    );
     this.text.dispose().catch(() => undefined);
     this.vision.dispose().catch(() => undefined);
     this.text = text;
