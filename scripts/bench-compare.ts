@@ -268,16 +268,48 @@ interface Measure {
   /** PSS growth from the second to the last quarter of the run, MB. */
   growthMB?: number;
   longestTaskMs?: number;
+  /** Main-thread tasks of 50 ms or more during the run: when (ms after it started), how long, what ran. */
+  longTasks?: LongTask[];
   extra?: Record<string, unknown>;
 }
 
+interface LongTask {
+  atMs: number;
+  ms: number;
+  /** The scripts of the long animation frame that held the task (invoker, function, file, their ms). */
+  scripts: string[];
+}
+
+/** Long tasks, and long animation frames for what ran in them (the longtask entry names no script). */
 const LONG_TASKS = () => {
-  const w = window as unknown as { __longTasks: number[] };
+  const w = window as unknown as { __longTasks: LongTask[]; __loaf: LongTask[] };
   w.__longTasks = [];
+  w.__loaf = [];
   new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) w.__longTasks.push(e.duration);
+    for (const e of list.getEntries()) w.__longTasks.push({ atMs: e.startTime, ms: e.duration, scripts: [] });
   }).observe({ type: 'longtask', buffered: true });
+  type Loaf = PerformanceEntry & {
+    scripts: { invoker: string; sourceFunctionName: string; sourceURL: string; duration: number }[];
+  };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries() as Loaf[])
+      w.__loaf.push({
+        atMs: e.startTime,
+        ms: e.duration,
+        scripts: e.scripts.map(
+          (x) => `${x.invoker} ${x.sourceFunctionName}@${x.sourceURL.split('/').pop()} ${Math.round(x.duration)} ms`,
+        ),
+      });
+  }).observe({ type: 'long-animation-frame', buffered: true });
 };
+
+/** Each long task with its time made relative to `t0` and the scripts of the animation frame that held it. */
+function placeLongTasks(tasks: LongTask[], frames: LongTask[], t0: number): LongTask[] {
+  return tasks.map((t) => {
+    const f = frames.find((x) => x.atMs <= t.atMs + 1 && t.atMs + t.ms <= x.atMs + x.ms + 1);
+    return { atMs: Math.round(t.atMs - t0), ms: Math.round(t.ms), scripts: f?.scripts ?? [] };
+  });
+}
 
 /** Chromium processes started by this process (their parent is us), by pid. */
 function chromiumChildren(): Set<number> {
@@ -382,12 +414,17 @@ async function ours(
     await page.waitForFunction(() => window.zsw.retrieve.indexing?.ms != null, null, { timeout: 600_000 });
     await page.evaluate(() => {
       window.zsw.retrieve.useCache = false;
-      (window as unknown as { __longTasks: number[] }).__longTasks.length = 0;
+      const w = window as unknown as { __longTasks: LongTask[]; __loaf: LongTask[] };
+      w.__longTasks.length = 0;
+      w.__loaf.length = 0;
     });
     const stop = watchMemory(b.pid);
     const busy0 = await page.evaluate(() => window.zsw.engine.runtimeMs());
     const t0 = Date.now();
-    const ok = await page.evaluate(() => window.zsw.retrieve.start());
+    const [ok, pageT0] = await page.evaluate(() => {
+      const at = performance.now();
+      return window.zsw.retrieve.start().then((r) => [r, at] as const);
+    });
     const wall = Date.now() - t0;
     const mem = stop();
     const busy1 = await page.evaluate(() => window.zsw.engine.runtimeMs());
@@ -397,7 +434,11 @@ async function ours(
     const res = (await page.evaluate(() => window.zsw.retrieve.resultsJson())) as {
       timing: { embed_images_ms: number };
     };
-    const longTasks = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks);
+    const longTasks = await page.evaluate(() => {
+      const w = window as unknown as { __longTasks: LongTask[]; __loaf: LongTask[] };
+      return { tasks: w.__longTasks, frames: w.__loaf };
+    });
+    const placed = placeLongTasks(longTasks.tasks, longTasks.frames, pageT0);
     const embedMs = res.timing.embed_images_ms;
     return {
       peer: 'ours',
@@ -412,7 +453,8 @@ async function ours(
       peakPssMB: MB(mem.peakPss),
       pssByProcessMB: Object.fromEntries(Object.entries(mem.peakByKind).map(([k, v]) => [k, MB(v)])),
       growthMB: growthMB(mem),
-      longestTaskMs: Math.max(0, ...longTasks),
+      longestTaskMs: Math.max(0, ...placed.map((t) => t.ms)),
+      longTasks: placed,
       extra: {
         wall_ms: wall,
         // The runtime's own time in the image model's calls during the run: the rest of embed_images_ms
@@ -554,6 +596,10 @@ async function main(): Promise<void> {
         }` +
         `${m.longestTaskMs !== undefined ? `  longest main-thread task ${m.longestTaskMs.toFixed(0)} ms` : ''}`,
     );
+    for (const t of m.longTasks ?? [])
+      console.log(
+        `  long task: ${t.ms} ms at ${(t.atMs / 1000).toFixed(1)} s into the run; ${t.scripts.join('; ') || 'no script'}`,
+      );
   };
   try {
     const preprocessUrl = `${app.url}/models/${modelName}/preprocessor_config.json`;
