@@ -15,6 +15,9 @@
  * each onnxruntime-web build — default (JSEP), `/webgpu` (native WebGPU EP), `/jspi`, `/wasm` — on WebGPU and WASM,
  * `--ep-model` on `--ep-images` CIFAR-10 images; plus whether the browser has JSPI). `--dtype fp32,q8` runs
  * (a), (c) and `memory` once per weight variant, alternating (peers `ours-q8`, `ortweb-q8`, `ours-memory-q8`).
+ * (a) and the `pool`, `auto` and `memory` sections drive the production build (`vite build`, served as users get it);
+ * `--dev-server` drives the Vite dev server instead (unbundled modules with inline source maps: a bigger main-thread
+ * heap). (c) and (d) run in pages of the dev server.
  * Prints a table and writes `--out` JSON with the raw figures and `ratios` (images/s of ours ÷ each peer's;
  * `q8_over_fp32`; `ep.over_default`).
  *
@@ -23,7 +26,7 @@
  *                            [--memory-images 2000] [--model-cached] [--dtype fp32[,q8,…]]
  *                            [--ep-model ../shared/models/toy-clip-cifar10] [--ep-images 48]
  *                            [--ep-bundles default,webgpu,jspi] [--ep-providers webgpu,wasm]
- *                            [--out .cache/bench-compare.json]
+ *                            [--dev-server] [--out .cache/bench-compare.json]
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -35,11 +38,13 @@ import * as ortNode from 'onnxruntime-node';
 import sharp from 'sharp';
 import { CHROMIUM_ARGS } from '../tests/helpers/browser';
 import { startAppServer } from '../tests/helpers/app-server';
+import { isBuildFresh } from '../tests/helpers/built-app';
 import { DATASETS, MODELS, REPO } from '../tests/helpers/paths';
 import { DTYPES, onnxPath, urlSource, type Dtype } from '../src/data/model-files';
 import { outputSize, parsePreprocessConfig, preprocessRgb } from '../src/core/preprocess';
 import type { OrtBundle, PeerTiming } from './bench-peers.worker';
 import { cosineStats, epSection, epSummary, jspiBuild, type EpRun, type Probe } from './bench-ort-variants';
+import { serveBuiltApp } from './serve-built';
 import '../tests/helpers/zsw';
 
 const { values: opts } = parseArgs({
@@ -54,6 +59,7 @@ const { values: opts } = parseArgs({
     rounds: { type: 'string', default: '1' },
     'memory-images': { type: 'string', default: '2000' },
     'model-cached': { type: 'boolean', default: false },
+    'dev-server': { type: 'boolean', default: false },
     dtype: { type: 'string', default: 'fp32' },
     'ep-model': { type: 'string' },
     'ep-images': { type: 'string', default: '48' },
@@ -567,10 +573,23 @@ const median = (xs: number[]) => {
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
+const BUILT = '.cache/bench-dist';
+
+/** Where (a) runs, serving `modelsDir` at /models/: the production build unless `--dev-server`. */
+async function ourApp(modelsDir: string): Promise<{ url: string; close(): Promise<void> }> {
+  if (opts['dev-server']) {
+    const dev = await startAppServer(modelsDir);
+    return { url: dev.url, close: () => dev.server.close() };
+  }
+  return serveBuiltApp({ outDir: BUILT, modelsDir, rebuild: !isBuildFresh(BUILT) });
+}
+
 async function main(): Promise<void> {
   const modelsDir = path.dirname(modelDir);
   const modelName = path.basename(modelDir);
   const app = await startAppServer(modelsDir);
+  const ourMain = await ourApp(modelsDir);
+  console.log(`(a) runs on ${opts['dev-server'] ? 'the Vite dev server' : `the production build (${BUILT})`}`);
   const images = await startImageServer(path.join(REPO, '.cache/bench-compare'));
   const measures: Measure[] = [];
   const parity: Record<string, unknown> = {};
@@ -611,7 +630,7 @@ async function main(): Promise<void> {
           // Weight variants alternate inside each dataset, so a slow spell of the machine hits both.
           for (const dt of dtypes)
             if (peers.has('a'))
-              log({ ...(await ours(app.url, modelName, d, 'wasm', undefined, dt)), peer: tag('ours', dt) });
+              log({ ...(await ours(ourMain.url, modelName, d, 'wasm', undefined, dt)), peer: tag('ours', dt) });
           if (peers.has('b')) log(await native(d));
           for (const dt of peers.has('c') ? dtypes : []) {
             const modelUrl = `${app.url}/models/${modelName}/${onnxPath('vision', dt)}`;
@@ -660,7 +679,7 @@ async function main(): Promise<void> {
       const d = { name: `cifar10-${files.length}`, dir, files };
       for (let r = 0; r < Number(opts.rounds); r++)
         for (const dt of dtypes)
-          log({ ...(await ours(app.url, modelName, d, 'wasm', undefined, dt)), peer: tag('ours-memory', dt) });
+          log({ ...(await ours(ourMain.url, modelName, d, 'wasm', undefined, dt)), peer: tag('ours-memory', dt) });
     }
     if (sections.has('parity') && dtypes.length > 1) {
       // (c) on the CIFAR-10 subset once per variant, embeddings kept: each variant's rows against fp32's.
@@ -721,7 +740,7 @@ async function main(): Promise<void> {
     const pets = datasets[1]!;
     if (sections.has('pool') || sections.has('auto')) {
       // The toy model is served from the shared models folder by a second app server.
-      const toyApp = await startAppServer(MODELS);
+      const toyApp = await ourApp(MODELS);
       try {
         if (sections.has('pool')) {
           for (const n of [1, 2, 4]) {
@@ -736,11 +755,12 @@ async function main(): Promise<void> {
           }
         }
       } finally {
-        await toyApp.server.close();
+        await toyApp.close();
       }
     }
   } finally {
     images.close();
+    await ourMain.close();
     await app.server.close();
   }
 
