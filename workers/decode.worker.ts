@@ -28,11 +28,57 @@ export type PixelMessage =
 let port: MessagePort | null = null;
 let gate: RuntimeGate | null = null;
 
+/**
+ * Pixel buffers the model worker has packed into a batch and sent back (workers/pixel-stream.ts), filled
+ * again instead of a new 602 kB buffer per B/32 image: those were garbage that piled up in the model worker
+ * between collections. Kept while decoding, and for a few seconds after, so a run's next call finds them.
+ */
+const spare: ArrayBuffer[] = [];
+const SPARE_MAX = 8;
+const SPARE_KEEP_MS = 3000;
+let decoding = 0;
+let idle: ReturnType<typeof setTimeout> | null = null;
+
+function pixelBuffer(length: number): Float32Array {
+  // A buffer of another size is from another model's run: dropped.
+  for (let b = spare.pop(); b; b = spare.pop()) if (b.byteLength === length * 4) return new Float32Array(b);
+  return new Float32Array(length);
+}
+
+/** Decode and preprocess one image, and post its pixels (or why it failed) to the model worker. */
+async function decodeOne(
+  out: MessagePort,
+  job: DecodeJob,
+  cfg: PreprocessConfig,
+  mode: ResizeMode,
+  length: number,
+  gated: boolean,
+): Promise<void> {
+  if (gated) await gate?.whenFree();
+  try {
+    const rgb = await decodeImage(job.blob, job.name, cfg, mode);
+    const pixels = pixelBuffer(length);
+    preprocessRgb(rgb, cfg, pixels);
+    out.postMessage({ run: job.run, seq: job.seq, pixels } satisfies PixelMessage, [pixels.buffer]);
+  } catch (e) {
+    const f = errorFields(e instanceof Error ? e : new Error(String(e)));
+    const error = {
+      code: f.code ?? 'image-decode',
+      message: f.message.replace(/^\[[a-z-]+\] /, ''),
+      file: job.name,
+    };
+    out.postMessage({ run: job.run, seq: job.seq, error } satisfies PixelMessage);
+  }
+}
+
 const api = {
   /** The port whose other end the model worker listens on, and the flag it raises while its runtime runs. */
   connect(p: MessagePort, g: SharedArrayBuffer | null): void {
     port = p;
     gate = g ? new RuntimeGate(g) : null;
+    p.onmessage = (e: MessageEvent<ArrayBuffer>) => {
+      if ((decoding > 0 || idle !== null) && spare.length < SPARE_MAX) spare.push(e.data);
+    };
   },
 
   /**
@@ -43,20 +89,17 @@ const api = {
     const out = port;
     if (!out) throw new WorkbenchError('internal', 'The decode worker is not connected to the model worker.');
     const { width, height } = outputSize(cfg);
-    for (const job of jobs) {
-      if (gated) await gate?.whenFree();
-      try {
-        const pixels = new Float32Array(3 * width * height);
-        preprocessRgb(await decodeImage(job.blob, job.name, cfg, mode), cfg, pixels);
-        out.postMessage({ run: job.run, seq: job.seq, pixels } satisfies PixelMessage, [pixels.buffer]);
-      } catch (e) {
-        const f = errorFields(e instanceof Error ? e : new Error(String(e)));
-        const error = {
-          code: f.code ?? 'image-decode',
-          message: f.message.replace(/^\[[a-z-]+\] /, ''),
-          file: job.name,
-        };
-        out.postMessage({ run: job.run, seq: job.seq, error } satisfies PixelMessage);
+    decoding++;
+    if (idle !== null) clearTimeout(idle);
+    idle = null;
+    try {
+      for (const job of jobs) await decodeOne(out, job, cfg, mode, 3 * width * height, gated);
+    } finally {
+      if (--decoding === 0) {
+        idle = setTimeout(() => {
+          spare.length = 0;
+          idle = null;
+        }, SPARE_KEEP_MS);
       }
     }
   },

@@ -25,13 +25,13 @@ export type StreamProgress = Omit<StreamBatch, 'embeddings'>;
 const IN_FLIGHT = 2;
 
 export class PixelStream {
-  private items: { seq: number; pixels: Float32Array }[] = [];
+  private items: { seq: number; pixels: Float32Array; from: MessagePort }[] = [];
   private failed: StreamBatch['failed'] = [];
   private wake: (() => void) | null = null;
   private stopped: unknown = null;
 
-  push(m: PixelMessage): void {
-    if ('pixels' in m) this.items.push({ seq: m.seq, pixels: m.pixels });
+  push(m: PixelMessage, from: MessagePort): void {
+    if ('pixels' in m) this.items.push({ seq: m.seq, pixels: m.pixels, from });
     else this.failed.push({ seq: m.seq, file: m.error.file, code: m.error.code, reason: m.error.message });
     this.wake?.();
   }
@@ -67,6 +67,11 @@ export class PixelStream {
     const plane = 3 * width * height;
     let taken = 0;
     const inflight: Promise<void>[] = [];
+    // The batches' pixels, packed into these in turn: batch k reuses batch k − IN_FLIGHT's, whose model call
+    // has finished (awaited below before batch k is packed). A new buffer per batch (4.8 MB for B/32) left
+    // garbage that piled up by about 100 MB between collections over a 10,000-image run.
+    const ring: Float32Array[] = [];
+    let packed = 0;
     while (taken < total) {
       await this.waitFor(Math.min(batch, total - taken));
       const items = this.items.splice(0, batch);
@@ -75,8 +80,12 @@ export class PixelStream {
       const job = (async () => {
         let embeddings: Float32Array = new Float32Array(0);
         if (items.length > 0) {
-          const px = new Float32Array(items.length * plane);
-          items.forEach((it, k) => px.set(it.pixels, k * plane));
+          const slot = packed++ % IN_FLIGHT;
+          const px = (ring[slot] ??= new Float32Array(batch * plane)).subarray(0, items.length * plane);
+          items.forEach((it, k) => {
+            px.set(it.pixels, k * plane);
+            recycle(it.pixels, it.from);
+          });
           embeddings = await model.embedPixels(px, items.length);
         }
         // A batch finished after a stop is dropped (and not counted): nothing reaches the cache half-done.
@@ -95,7 +104,16 @@ export class PixelStream {
 /** Streams by run id, fed by the decode workers' ports. */
 export const streams = new Map<number, PixelStream>();
 
-/** Listen on a decode worker's port; messages of runs no longer open are dropped. */
+/** An image's pixel buffer back to the decode worker that filled it, to be filled again (decode.worker.ts). */
+function recycle(pixels: Float32Array, to: MessagePort): void {
+  to.postMessage(pixels.buffer, [pixels.buffer]);
+}
+
+/** Listen on a decode worker's port; messages of runs no longer open are dropped (their buffers sent back). */
 export function listen(port: MessagePort): void {
-  port.onmessage = (e: MessageEvent<PixelMessage>) => streams.get(e.data.run)?.push(e.data);
+  port.onmessage = (e: MessageEvent<PixelMessage>) => {
+    const stream = streams.get(e.data.run);
+    if (stream) stream.push(e.data, port);
+    else if ('pixels' in e.data) recycle(e.data.pixels, port);
+  };
 }
