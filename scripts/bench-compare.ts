@@ -256,6 +256,22 @@ function growthMB(w: MemoryWatch): number {
 
 const MB = (b: number) => Math.round(b / 2 ** 20);
 
+/** When the PSS peak came (s after the start) and the highest PSS of each tenth of the run (MB). */
+function peakPlace(w: MemoryWatch): { peakAtS: number; pssByTenthMB: number[] } {
+  const n = w.samples.length;
+  const peak = w.samples.reduce((a, b) => (b[1] > a[1] ? b : a), [0, 0]);
+  const tenths = Array.from({ length: 10 }, (_, k) =>
+    MB(
+      Math.max(
+        ...w.samples
+          .slice(Math.floor((k * n) / 10), Math.max(Math.floor((k * n) / 10) + 1, Math.floor(((k + 1) * n) / 10)))
+          .map((x) => x[1]),
+      ),
+    ),
+  );
+  return { peakAtS: Math.round(peak[0] / 100) / 10, pssByTenthMB: tenths };
+}
+
 interface Measure {
   peer: string;
   dataset: string;
@@ -273,6 +289,10 @@ interface Measure {
   pssByProcessMB?: Record<string, number>;
   /** PSS growth from the second to the last quarter of the run, MB. */
   growthMB?: number;
+  /** When the PSS peak came, seconds after the run started. */
+  peakAtS?: number;
+  /** The highest PSS sampled in each tenth of the run, MB: where the peak stands against the rest. */
+  pssByTenthMB?: number[];
   longestTaskMs?: number;
   /** Main-thread tasks of 50 ms or more during the run: when (ms after it started), how long, what ran. */
   longTasks?: LongTask[];
@@ -459,6 +479,7 @@ async function ours(
       peakPssMB: MB(mem.peakPss),
       pssByProcessMB: Object.fromEntries(Object.entries(mem.peakByKind).map(([k, v]) => [k, MB(v)])),
       growthMB: growthMB(mem),
+      ...peakPlace(mem),
       longestTaskMs: Math.max(0, ...placed.map((t) => t.ms)),
       longTasks: placed,
       extra: {
@@ -508,6 +529,7 @@ async function inBrowser<T = PeerTiming>(
       peakRssMB: MB(mem.peakRss),
       peakPssMB: MB(mem.peakPss),
       growthMB: growthMB(mem),
+      ...peakPlace(mem),
       pssByProcessMB: byProcess,
     };
   } finally {
@@ -604,7 +626,7 @@ async function main(): Promise<void> {
       `${m.peer.padEnd(15)} ${m.dataset.padEnd(18)} ${m.imagesPerSec.toFixed(2).padStart(7)} images/s` +
         `${m.inferMs !== undefined ? `  model calls ${((m.inferMs / m.images) | 0).toString().padStart(4)} ms/image` : ''}` +
         `${m.peakRssMB !== undefined ? `  peak RSS ${m.peakRssMB} MB` : ''}` +
-        `${m.peakPssMB !== undefined ? `  PSS ${m.peakPssMB} MB (growth ${m.growthMB} MB)` : ''}` +
+        `${m.peakPssMB !== undefined ? `  PSS ${m.peakPssMB} MB (growth ${m.growthMB} MB, peak at ${m.peakAtS} s)` : ''}` +
         `${m.loadPeakPssMB !== undefined ? `  load PSS ${m.loadPeakPssMB} MB` : ''}` +
         `${
           m.pssByProcessMB
