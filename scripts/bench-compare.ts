@@ -246,29 +246,25 @@ function watchMemory(pid: number): () => MemoryWatch {
  * second quarter (after the first batches have sized the runtime's buffers), MB.
  */
 function growthMB(w: MemoryWatch): number {
-  const n = w.samples.length;
   const mean = (a: number, b: number) => {
-    const xs = w.samples.slice(Math.floor(a * n), Math.max(Math.floor(a * n) + 1, Math.floor(b * n)));
+    const xs = part(w, a, b);
     return xs.reduce((s, x) => s + x[1], 0) / xs.length;
   };
   return Math.round((mean(0.75, 1) - mean(0.25, 0.5)) / 2 ** 20);
+}
+
+/** The samples from fraction `a` to `b` of the run (at least one). */
+function part(w: MemoryWatch, a: number, b: number): [number, number][] {
+  const n = w.samples.length;
+  return w.samples.slice(Math.floor(a * n), Math.max(Math.floor(a * n) + 1, Math.floor(b * n)));
 }
 
 const MB = (b: number) => Math.round(b / 2 ** 20);
 
 /** When the PSS peak came (s after the start) and the highest PSS of each tenth of the run (MB). */
 function peakPlace(w: MemoryWatch): { peakAtS: number; pssByTenthMB: number[] } {
-  const n = w.samples.length;
   const peak = w.samples.reduce((a, b) => (b[1] > a[1] ? b : a), [0, 0]);
-  const tenths = Array.from({ length: 10 }, (_, k) =>
-    MB(
-      Math.max(
-        ...w.samples
-          .slice(Math.floor((k * n) / 10), Math.max(Math.floor((k * n) / 10) + 1, Math.floor(((k + 1) * n) / 10)))
-          .map((x) => x[1]),
-      ),
-    ),
-  );
+  const tenths = Array.from({ length: 10 }, (_, k) => MB(Math.max(...part(w, k / 10, (k + 1) / 10).map((x) => x[1]))));
   return { peakAtS: Math.round(peak[0] / 100) / 10, pssByTenthMB: tenths };
 }
 
