@@ -56,6 +56,17 @@ export class RowArena {
     return out;
   }
 
+  /**
+   * Room for `rows` rows in all, exactly: a run that knows how many rows it brings takes them in one
+   * allocation instead of doubling (10,000 B/32 rows: 19.5 MiB, not 32 MiB plus the copy from 16).
+   */
+  ensure(rows: number): void {
+    if (rows * this.dim <= this.data.length) return;
+    const grown = new Float32Array(rows * this.dim);
+    grown.set(this.data);
+    this.data = grown;
+  }
+
   private reserve(rows: number): void {
     if (rows * this.dim <= this.data.length) return;
     let cap = this.data.length / this.dim;

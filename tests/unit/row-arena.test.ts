@@ -15,6 +15,20 @@ describe('RowArena', () => {
     expect([...a.gather([])]).toEqual([]);
   });
 
+  it('ensure sizes the buffer exactly for rows announced ahead, keeps the rows held, and never shrinks', () => {
+    const a = new RowArena(2, 1);
+    a.put(['x'], rows([1, 2]));
+    a.ensure(5);
+    expect(a.bytes).toBe(5 * 2 * 4);
+    a.put(['y', 'z', 'w', 'v'], rows([3, 4], [5, 6], [7, 8], [9, 10]));
+    expect(a.bytes).toBe(5 * 2 * 4); // the announced rows fit: no doubling
+    a.ensure(3);
+    expect(a.bytes).toBe(5 * 2 * 4);
+    a.put(['u'], rows([11, 12]));
+    expect(a.bytes).toBe(10 * 2 * 4); // past the announced rows, growth doubles again
+    expect([...a.gather(['x', 'v', 'u'])]).toEqual([1, 2, 9, 10, 11, 12]);
+  });
+
   it('overwrites a key it holds instead of adding a row', () => {
     const a = new RowArena(3);
     a.put(['k', 'm'], rows([1, 1, 1], [2, 2, 2]));

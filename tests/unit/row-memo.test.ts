@@ -109,4 +109,18 @@ describe('RowMemo', () => {
     expect(() => memo.gather({ memo: 'm', keys: ['h9'] })).toThrow(/no row for h9/);
     expect(() => memo.gather({ memo: 'nope', keys: [] })).toThrow(/No embeddings are held/);
   });
+
+  it('sizes the memo for a run’s new rows when the run opens (rows held and repeats counted once)', () => {
+    const memo = new RowMemo(fakeStore().writer);
+    memo.reset('m', 'fp:webgpu', 2);
+    memo.hold('m', 'fp:webgpu', ['h0'], Float32Array.of(1, 2));
+    const fresh = Array.from({ length: 2000 }, (_, i) => `n${i}`);
+    expect(memo.heldBytes('m')).toBe(1024 * 2 * 4); // the default room
+    memo.open(5, run({ hashes: ['h0', ...fresh, 'n0'] }));
+    expect(memo.heldBytes('m')).toBe((1 + 2000) * 2 * 4);
+    // A run for another tower key does not size a memo it will not fill.
+    memo.reset('m', 'other:wasm', 2);
+    memo.open(6, run({ hashes: fresh }));
+    expect(memo.heldBytes('m')).toBe(1024 * 2 * 4);
+  });
 });
