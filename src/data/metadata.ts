@@ -179,9 +179,12 @@ export function parseMetadataFile(name: string, text: string): MetadataTable {
 
 /** A metadata file among picked files: a table whose name says so, the shallowest first; null if none. */
 export function findMetadataFile(paths: string[]): number | null {
+  // The extension first, on the whole path: a 50,000-image folder has a handful of tables, and splitting
+  // every path took 58–77 ms of the page's main thread on a 2-core machine.
   const candidates = paths
-    .map((p, i) => ({ i, base: p.split('/').pop()!.toLowerCase(), d: p.split('/').length }))
-    .filter((c) => /\.(csv|tsv|jsonl?)$/.test(c.base) && /meta|attribute|dollar|geode|images?_?info/.test(c.base))
+    .flatMap((p, i) => (/\.(csv|tsv|jsonl?)$/i.test(p) ? [i] : []))
+    .map((i) => ({ i, base: paths[i]!.split('/').pop()!.toLowerCase(), d: paths[i]!.split('/').length }))
+    .filter((c) => /meta|attribute|dollar|geode|images?_?info/.test(c.base))
     .filter((c) => !/caption|annotation|^classes\.json$/.test(c.base))
     .sort((a, b) => a.d - b.d || Number(/meta/.test(b.base)) - Number(/meta/.test(a.base)));
   return candidates[0]?.i ?? null;
