@@ -237,6 +237,9 @@ async function encodeRound(
     progress.stored += b.seqs.length;
     a.onChunk(b.seqs.length + b.failed.length, failed);
   };
+  // A cancel during the awaits above fired no event: without this the run never settled (the model
+  // worker's stream, opened, waited for pixels; the run waited for the stream).
+  if (signal.aborted) onAbort();
   try {
     const embedding = pipe.embedStream(run, todo.length, Comlink.proxy(onBatch));
     embedding.catch(() => onAbort());

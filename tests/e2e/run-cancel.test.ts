@@ -93,3 +93,31 @@ test('a run cancelled in each phase leaves nothing half-written; every image is 
   expect(json.metrics.acc1).toBe(refJson.metrics.acc1);
   expect(errors).toEqual([]);
 }, 600_000);
+
+test('a cancel the moment the images phase starts stops the run there (no image is encoded after it)', async () => {
+  // Cancelled from inside the page as soon as the phase shows, i.e. while the run is still opening its
+  // stream in the workers. Before the fix such a cancel went unseen: the run either encoded every image
+  // anyway and then reported "cancelled", or never settled.
+  const { page, errors } = await open();
+  await pick(page, 'simple');
+  for (let k = 0; k < 2; k++) {
+    const before = (await page.evaluate(() => window.zsw.engine.encodeCounts())).images;
+    const result = await page.evaluate(async () => {
+      const run = window.zsw.classify.start();
+      await new Promise<void>((res) => {
+        const tick = () => (window.zsw.classify.progress?.phase === 'images' ? res() : setTimeout(tick, 0));
+        tick();
+      });
+      window.zsw.classify.cancel();
+      return Promise.race([run, new Promise<string>((res) => setTimeout(() => res('not settled in 60 s'), 60_000))]);
+    });
+    expect(result).toBe(false);
+    expect(await page.evaluate(() => window.zsw.classify.error?.code)).toBe('cancelled');
+    await page.evaluate(() => new Promise((res) => setTimeout(res, 3000)));
+    // The stream had not started: nothing is encoded after the cancel.
+    expect((await page.evaluate(() => window.zsw.engine.encodeCounts())).images - before).toBe(0);
+    await page.evaluate(() => window.zsw.storage.refresh());
+    expect(await page.evaluate(() => window.zsw.storage.interrupted)).toEqual([]);
+  }
+  expect(errors).toEqual([]);
+}, 300_000);
