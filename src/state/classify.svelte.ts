@@ -153,6 +153,7 @@ export class ClassifyState {
     // A task boundary after the layout (a 50,000-file folder: about 100 ms of the main thread on 2 cores),
     // so the page can paint before the metadata lookup and the labelling that follow.
     await new Promise((r) => setTimeout(r, 0));
+    if (this.picked !== entries) return; // another folder was picked meanwhile
     const i = findMetadataFile(entries.map((e) => e.path));
     if (i !== null) {
       const f = entries[i]!;
