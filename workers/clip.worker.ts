@@ -162,6 +162,7 @@ const api = {
     onProgress?: (p: EmbedProgress) => void,
   ): Promise<ImageEmbeddingResult> {
     const m = requireModel();
+    m.parkText();
     const signal = jobs.signal;
     const dim = m.info.embeddingDim;
     const { width, height } = m.info.imageSize;
@@ -230,6 +231,7 @@ const api = {
 
   /** Open a streamed run before its images are handed out, so no pixel message arrives unheard. */
   openStream(run: number): void {
+    model?.parkText();
     streams.set(run, new PixelStream());
   },
 
@@ -280,9 +282,20 @@ const api = {
     setWasmThreads(n);
   },
 
-  /** Images and texts encoded so far by this worker. */
-  encodeCounts(): { images: number; texts: number; runtimeMs: Record<string, number> } {
-    return { ...encoded, runtimeMs: runtimeBusyMs() };
+  /**
+   * Images and texts encoded so far by this worker; runtime ms per tower file (the text tower's own
+   * worker's included); that worker's starts and whether it is up now (null: the text tower is here).
+   */
+  async encodeCounts(): Promise<{
+    images: number;
+    texts: number;
+    runtimeMs: Record<string, number>;
+    textWorker: { starts: number; alive: boolean } | null;
+  }> {
+    const runtimeMs = runtimeBusyMs();
+    const tw = (await model?.textWorker()) ?? null;
+    if (tw) runtimeMs[tw.file] = (runtimeMs[tw.file] ?? 0) + tw.busyMs;
+    return { ...encoded, runtimeMs, textWorker: tw && { starts: tw.starts, alive: tw.alive } };
   },
 
   /** Stop the running job at the next batch boundary (it rejects with a "cancelled" error). */

@@ -49,9 +49,37 @@ import {
   type DtypeChoice,
   type TowerFiles,
 } from './tower-files';
+import { TextTowerWorker, type TextSession } from './text-tower';
 
 export type BackendChoice = 'auto' | Backend;
+
 export type { DtypeChoice } from './tower-files';
+
+/** The text run at load to read the text tower's embedding size. */
+const PROBE_TEXT = 'a photo of a cat.';
+
+/** A text tower's inputs for a batch of texts, by the graph's own input names. */
+function textFeeds(tokenizer: ClipTokenizer, tower: TextSession, texts: string[]): Record<string, HostTensor> {
+  const { ids, seqLen, lengths } = tokenizer.encodeBatch(texts);
+  const feeds: Record<string, HostTensor> = {};
+  const dims = [texts.length, seqLen];
+  const names = tower.inputNames;
+  const idName = names.includes('input_ids') ? 'input_ids' : names[0]!;
+  const asInt32 = tower.inputTypes[idName] === 'int32';
+  feeds[idName] = asInt32
+    ? { type: 'int32', data: Int32Array.from(ids, Number), dims }
+    : { type: 'int64', data: ids, dims };
+  // Only the inputs the graph declares: SigLIP's text tower has no attention_mask, BERT-style towers
+  // (Jina CLIP) also take token_type_ids (all 0 for a single sentence).
+  if (names.includes('attention_mask')) {
+    const mask = new BigInt64Array(ids.length);
+    lengths.forEach((n, i) => mask.fill(1n, i * seqLen, i * seqLen + Math.min(n, seqLen)));
+    feeds.attention_mask = { type: 'int64', data: mask, dims };
+  }
+  if (names.includes('token_type_ids'))
+    feeds.token_type_ids = { type: 'int64', data: new BigInt64Array(ids.length), dims };
+  return feeds;
+}
 
 export interface LoadOptions {
   backend: BackendChoice;
@@ -102,7 +130,8 @@ export class ClipModel {
   info: ModelInfo;
   readonly tokenizer: ClipTokenizer;
   readonly preprocess: PreprocessConfig;
-  private text: EngineSession;
+  /** On WASM (where workers exist) a TextTowerWorker: closed while images run (see text-tower.ts). */
+  private text: TextSession;
   private vision: EngineSession;
   private textBytes: TowerFiles | null;
   private visionBytes: TowerFiles | null;
@@ -116,7 +145,7 @@ export class ClipModel {
     info: ModelInfo,
     tokenizer: ClipTokenizer,
     preprocess: PreprocessConfig,
-    sessions: { text: EngineSession; vision: EngineSession },
+    sessions: { text: TextSession; vision: EngineSession },
     bytes: { text: TowerFiles; vision: TowerFiles },
     outputs: { text: readonly string[]; vision: readonly string[] },
     onNotice: NoticeFn,
@@ -248,26 +277,51 @@ export class ClipModel {
       );
     }
 
-    const load = async (tower: Tower) => {
+    const read = async (tower: Tower) => {
       const f = await fetchTower(files, onnxPath(tower, dtype), onProgress, signal);
       sizes[f.path] = f.bytes.byteLength;
       for (const e of f.externalData) sizes[`onnx/${e.path}`] = e.data.byteLength;
       if (signal?.aborted) throw cancelledError();
-      const fileHash = await hashParts([f.bytes, ...f.externalData.map((e) => e.data)]);
-      const session = await EngineSession.create(f.bytes, backend, probe, f.path, f.externalData);
-      // A WebGPU model keeps its bytes, to rebuild on WASM if the device is lost.
-      if (backend === 'wasm') releaseTower(f);
-      return { files: f, fileHash, session };
+      return { files: f, fileHash: await hashParts([f.bytes, ...f.externalData.map((e) => e.data)]) };
     };
-    // Vision first. The WASM heap never shrinks, and a session's load needs room beyond its weights (MatMul
-    // weights are packed into new buffers, the originals freed after); the smaller text tower then fits
-    // largely in the room the vision tower's load left. B/32 fp32: heap 689–693 MiB this way, 807–809 MiB text first
-    // (onnxruntime-web in Node, 1 and 2 threads alike).
-    const v = await load('vision');
-    const t = await load('text').catch(async (e: unknown) => {
-      await v.session.dispose();
-      throw e;
-    });
+    const load = async (tower: Tower) => {
+      const r = await read(tower);
+      const session = await EngineSession.create(r.files.bytes, backend, probe, r.files.path, r.files.externalData);
+      // A WebGPU model keeps its bytes, to rebuild on WASM if the device is lost.
+      if (backend === 'wasm') releaseTower(r.files);
+      return { ...r, session };
+    };
+    let v: Awaited<ReturnType<typeof load>>;
+    let t: { files: TowerFiles; fileHash: string; session: TextSession };
+    let textDim: number | null = null;
+    if (backend === 'wasm' && typeof Worker === 'function') {
+      // On WASM the text tower runs in a worker of its own, closed while images run (see text-tower.ts). It
+      // loads first: its output size is read and the worker closed before the vision tower loads, so the load
+      // never holds both heaps (B/32: peak 1,526 MB this way, 1,788–1,795 MB the other way round).
+      const r = await read('text');
+      const tw = await TextTowerWorker.start(files.source, r.files);
+      t = { ...r, session: tw };
+      try {
+        const out = pickOutput(rules.outputs.text, tw.outputNames, onnxPath('text', dtype));
+        const dims = (await tw.run(textFeeds(tokenizer, tw, [PROBE_TEXT]), [out]))[out]!.dims;
+        textDim = dims[dims.length - 1]!;
+        tw.park();
+        v = await load('vision');
+      } catch (e) {
+        await tw.dispose();
+        throw e;
+      }
+    } else {
+      // Vision first. The WASM heap never shrinks, and a session's load needs room beyond its weights (MatMul
+      // weights are packed into new buffers, the originals freed after); the smaller text tower then fits
+      // largely in the room the vision tower's load left. B/32 fp32: heap 689–693 MiB this way, 807–809 MiB
+      // text first (onnxruntime-web in Node, 1 and 2 threads alike).
+      v = await load('vision');
+      t = await load('text').catch(async (e: unknown) => {
+        await v.session.dispose();
+        throw e;
+      });
+    }
 
     const scoring = resolveScoring(rules, json['config.json']!, files.source.id);
     const info: ModelInfo = {
@@ -321,7 +375,7 @@ export class ClipModel {
       onNotice,
     );
     try {
-      await model.checkTowers(cfg, dtype);
+      await model.checkTowers(cfg, dtype, textDim);
     } catch (e) {
       await model.dispose();
       throw e;
@@ -331,9 +385,9 @@ export class ClipModel {
   }
 
   /** Probe both towers once: their embedding sizes must agree (and match config when stated). */
-  private async checkTowers(cfg: ModelConfig, dtype: Dtype): Promise<void> {
+  private async checkTowers(cfg: ModelConfig, dtype: Dtype, knownTextDim: number | null): Promise<void> {
     const { width, height } = this.info.imageSize;
-    const textDim = (await this.embedTextBatch(['a photo of a cat.'])).length;
+    const textDim = knownTextDim ?? (await this.embedTextBatch([PROBE_TEXT])).length;
     const visionDim = (await this.embedPixels(new Float32Array(3 * width * height), 1)).length;
     if (textDim !== visionDim) {
       throw new WorkbenchError(
@@ -429,25 +483,7 @@ export class ClipModel {
 
   /** Unit-norm text embeddings, texts.length × dim, for one batch. */
   async embedTextBatch(texts: string[]): Promise<Float32Array> {
-    const { ids, seqLen, lengths } = this.tokenizer.encodeBatch(texts);
-    const feeds: Record<string, HostTensor> = {};
-    const dims = [texts.length, seqLen];
-    const names = this.text.inputNames;
-    const idName = names.includes('input_ids') ? 'input_ids' : names[0]!;
-    const asInt32 = this.text.inputTypes[idName] === 'int32';
-    feeds[idName] = asInt32
-      ? { type: 'int32', data: Int32Array.from(ids, Number), dims }
-      : { type: 'int64', data: ids, dims };
-    // Only the inputs the graph declares: SigLIP's text tower has no attention_mask, BERT-style towers
-    // (Jina CLIP) also take token_type_ids (all 0 for a single sentence).
-    if (names.includes('attention_mask')) {
-      const mask = new BigInt64Array(ids.length);
-      lengths.forEach((n, i) => mask.fill(1n, i * seqLen, i * seqLen + Math.min(n, seqLen)));
-      feeds.attention_mask = { type: 'int64', data: mask, dims };
-    }
-    if (names.includes('token_type_ids'))
-      feeds.token_type_ids = { type: 'int64', data: new BigInt64Array(ids.length), dims };
-    const out = await this.runTower('text', feeds);
+    const out = await this.runTower('text', textFeeds(this.tokenizer, this.text, texts));
     const dim = out.dims[out.dims.length - 1]!;
     return normalizeRows(toFloat32(out), dim);
   }
@@ -464,6 +500,21 @@ export class ClipModel {
     const out = await this.runTower('vision', { [name]: feed });
     const dim = out.dims[out.dims.length - 1]!;
     return normalizeRows(toFloat32(out), dim);
+  }
+
+  /**
+   * An image run is starting: close the text tower's worker (now, or once its texts in flight are done),
+   * so its heap is not held through the run. The next text starts it again.
+   */
+  parkText(): void {
+    if (this.text instanceof TextTowerWorker) this.text.park();
+  }
+
+  /** The text tower's own worker, when it has one: starts so far, whether one is up, its runtime ms. */
+  async textWorker(): Promise<{ file: string; starts: number; alive: boolean; busyMs: number } | null> {
+    if (!(this.text instanceof TextTowerWorker)) return null;
+    const file = onnxPath('text', this.info.dtype);
+    return { file, starts: this.text.stats.starts, alive: this.text.alive, busyMs: await this.text.busyMs() };
   }
 
   /** For tests and the "simulate GPU loss" check: destroy the WebGPU device under the sessions. */

@@ -229,9 +229,18 @@ export class EngineState {
   }
 
   /** Images and texts the model worker has encoded since the page opened (tests count them). */
-  async encodeCounts(): Promise<{ images: number; texts: number }> {
+  /** Images and texts encoded; the text tower's own worker (WASM): its starts and whether it is up now. */
+  async encodeCounts(): Promise<{
+    images: number;
+    texts: number;
+    textWorker: { starts: number; alive: boolean } | null;
+  }> {
     const c = await this.api.encodeCounts();
-    return { images: this.countBase.images + c.images, texts: this.countBase.texts + c.texts };
+    return {
+      images: this.countBase.images + c.images,
+      texts: this.countBase.texts + c.texts,
+      textWorker: c.textWorker,
+    };
   }
 
   /**

@@ -27,7 +27,11 @@ export interface ZswHandle {
     notices: string[];
     load(source: ModelSource, backend: string, dtype: string, remeasure?: boolean): Promise<boolean>;
     loseDeviceForTesting(): Promise<boolean>;
-    encodeCounts(): Promise<{ images: number; texts: number }>;
+    encodeCounts(): Promise<{
+      images: number;
+      texts: number;
+      textWorker: { starts: number; alive: boolean } | null;
+    }>;
     runtimeMs(): Promise<Record<string, number>>;
     scoring: {
       kind: string;
