@@ -73,6 +73,7 @@ describe('broken model folders give a message that names the file', () => {
   const cases: [string, RegExp][] = [
     ['no-tokenizer', /tokenizer\.json was not found .*HTTP 404/],
     ['corrupt-vision', /onnx\/vision_model\.onnx could not be read as an ONNX model/],
+    ['corrupt-text', /onnx\/text_model\.onnx could not be read as an ONNX model/],
     ['mismatched-towers', /onnx\/text_model\.onnx gives 16-d embeddings but onnx\/vision_model\.onnx gives 64-d/],
     ['bad-json', /preprocessor_config\.json is not valid JSON/],
   ];

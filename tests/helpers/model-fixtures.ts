@@ -17,7 +17,10 @@ function copyModel(from: string, to: string): void {
   for (const f of fs.readdirSync(to, { recursive: true }) as string[]) fs.chmodSync(path.join(to, f), 0o755);
 }
 
-/** A folder of model folders: good (tiny), no-tokenizer, corrupt-vision, mismatched-towers, bad-json. */
+/**
+ * A folder of model folders: good (tiny), no-tokenizer, corrupt-vision, corrupt-text (its tower loads in a
+ * worker of its own on WASM), mismatched-towers, bad-json.
+ */
 export function makeBrokenModels(): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'zsw-models-'));
   copyModel('tiny-random-clip', path.join(root, 'tiny-random-clip'));
@@ -27,6 +30,9 @@ export function makeBrokenModels(): string {
 
   copyModel('tiny-random-clip', path.join(root, 'corrupt-vision'));
   fs.writeFileSync(path.join(root, 'corrupt-vision/onnx/vision_model.onnx'), Buffer.from('this is not an onnx file'));
+
+  copyModel('tiny-random-clip', path.join(root, 'corrupt-text'));
+  fs.writeFileSync(path.join(root, 'corrupt-text/onnx/text_model.onnx'), Buffer.from('this is not an onnx file'));
 
   // Text tower of the tiny model (16-d) with the vision tower of the toy model (64-d).
   copyModel('tiny-random-clip', path.join(root, 'mismatched-towers'));
