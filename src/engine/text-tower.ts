@@ -10,10 +10,11 @@
  * holds both heaps either.
  *
  * One WASM thread. With the model worker's two, the closed worker's heap stayed resident until some
- * unrelated garbage collection (bench:compare, B/32, 1,000 images: 1,616–1,684 MB held from the load to the
- * run's first batch, against 1,315–1,373 MB freed within a second on one thread). The cost: a B/32 text
- * batch of 64 prompts takes 17–20 s on one thread against 10.6–11.4 s on two (onnxruntime-web in Node,
- * 2 cores); prompts and queries are few beside images, and their rows are cached.
+ * unrelated garbage collection (a scratch copy of bench:compare's memory section, B/32, 1,000 images:
+ * 1,616–1,684 MB held from the load to the run's first batch, against 1,315–1,373 MB freed within a second
+ * on one thread). The cost: a B/32 text batch of 64 prompts takes 17–20 s on one thread against
+ * 10.6–11.4 s on two (onnxruntime-web in Node, 2 cores); prompts and queries are few beside images, and
+ * their rows are cached.
  *
  * Runs on WebGPU keep the text tower in the model worker: their weights live on the GPU, and the WASM
  * fallback after a device loss needs both towers at hand.

@@ -228,8 +228,10 @@ export class EngineState {
     return this.api;
   }
 
-  /** Images and texts the model worker has encoded since the page opened (tests count them). */
-  /** Images and texts encoded; the text tower's own worker (WASM): its starts and whether it is up now. */
+  /**
+   * Images and texts the model worker has encoded since the page opened (tests count them), and the text
+   * tower's own worker on WASM: how often it started and whether it is up now.
+   */
   async encodeCounts(): Promise<{
     images: number;
     texts: number;
