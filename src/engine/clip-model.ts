@@ -49,37 +49,11 @@ import {
   type DtypeChoice,
   type TowerFiles,
 } from './tower-files';
-import { TextTowerWorker, type TextSession } from './text-tower';
+import { PROBE_TEXT, TextTowerWorker, textFeeds, type TextSession } from './text-tower';
 
 export type BackendChoice = 'auto' | Backend;
 
 export type { DtypeChoice } from './tower-files';
-
-/** The text run at load to read the text tower's embedding size. */
-const PROBE_TEXT = 'a photo of a cat.';
-
-/** A text tower's inputs for a batch of texts, by the graph's own input names. */
-function textFeeds(tokenizer: ClipTokenizer, tower: TextSession, texts: string[]): Record<string, HostTensor> {
-  const { ids, seqLen, lengths } = tokenizer.encodeBatch(texts);
-  const feeds: Record<string, HostTensor> = {};
-  const dims = [texts.length, seqLen];
-  const names = tower.inputNames;
-  const idName = names.includes('input_ids') ? 'input_ids' : names[0]!;
-  const asInt32 = tower.inputTypes[idName] === 'int32';
-  feeds[idName] = asInt32
-    ? { type: 'int32', data: Int32Array.from(ids, Number), dims }
-    : { type: 'int64', data: ids, dims };
-  // Only the inputs the graph declares: SigLIP's text tower has no attention_mask, BERT-style towers
-  // (Jina CLIP) also take token_type_ids (all 0 for a single sentence).
-  if (names.includes('attention_mask')) {
-    const mask = new BigInt64Array(ids.length);
-    lengths.forEach((n, i) => mask.fill(1n, i * seqLen, i * seqLen + Math.min(n, seqLen)));
-    feeds.attention_mask = { type: 'int64', data: mask, dims };
-  }
-  if (names.includes('token_type_ids'))
-    feeds.token_type_ids = { type: 'int64', data: new BigInt64Array(ids.length), dims };
-  return feeds;
-}
 
 export interface LoadOptions {
   backend: BackendChoice;
@@ -295,16 +269,13 @@ export class ClipModel {
     let t: { files: TowerFiles; fileHash: string; session: TextSession };
     let textDim: number | null = null;
     if (backend === 'wasm' && typeof Worker === 'function') {
-      // On WASM the text tower runs in a worker of its own, closed while images run (see text-tower.ts). It
-      // loads first: its output size is read and the worker closed before the vision tower loads, so the load
-      // never holds both heaps (B/32: peak 1,526 MB this way, 1,788–1,795 MB the other way round).
+      // The text tower's own worker (text-tower.ts) first: its output size is read and the worker closed before
+      // the vision tower loads, so the load never holds both heaps (B/32: peak 1,526 MB; 1,788–1,795 MB after).
       const r = await read('text');
       const tw = await TextTowerWorker.start(files.source, r.files);
       t = { ...r, session: tw };
       try {
-        const out = pickOutput(rules.outputs.text, tw.outputNames, onnxPath('text', dtype));
-        const dims = (await tw.run(textFeeds(tokenizer, tw, [PROBE_TEXT]), [out]))[out]!.dims;
-        textDim = dims[dims.length - 1]!;
+        textDim = await tw.embeddingSize(tokenizer, pickOutput(rules.outputs.text, tw.outputNames, r.files.path));
         tw.park();
         v = await load('vision');
       } catch (e) {
@@ -312,10 +283,9 @@ export class ClipModel {
         throw e;
       }
     } else {
-      // Vision first. The WASM heap never shrinks, and a session's load needs room beyond its weights (MatMul
-      // weights are packed into new buffers, the originals freed after); the smaller text tower then fits
-      // largely in the room the vision tower's load left. B/32 fp32: heap 689–693 MiB this way, 807–809 MiB
-      // text first (onnxruntime-web in Node, 1 and 2 threads alike).
+      // Vision first: a session's load needs room beyond its weights (MatMul weights are packed into new buffers),
+      // and the smaller text tower then fits largely in the room the vision load left in the heap, which never
+      // shrinks (B/32 fp32: 689–693 MiB this way, 807–809 text first; onnxruntime-web in Node).
       v = await load('vision');
       t = await load('text').catch(async (e: unknown) => {
         await v.session.dispose();
@@ -502,10 +472,7 @@ export class ClipModel {
     return normalizeRows(toFloat32(out), dim);
   }
 
-  /**
-   * An image run is starting: close the text tower's worker (now, or once its texts in flight are done),
-   * so its heap is not held through the run. The next text starts it again.
-   */
+  /** An image run starts: close the text tower's worker (after texts in flight); the next text restarts it. */
   parkText(): void {
     if (this.text instanceof TextTowerWorker) this.text.park();
   }

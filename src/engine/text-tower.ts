@@ -25,6 +25,7 @@ import type { ModelSource } from '../data/model-files';
 import type { HostTensor } from './ort-engine';
 import type { TowerFiles } from './tower-files';
 import type { TextTowerWorkerApi } from '../../workers/text-tower.worker';
+import type { ClipTokenizer } from '../core/tokenize';
 
 /** What ClipModel needs of a text tower: the model worker's own session, or this worker. */
 export interface TextSession {
@@ -33,6 +34,32 @@ export interface TextSession {
   readonly inputTypes: Record<string, string>;
   run(feeds: Record<string, HostTensor>, outputs: string[]): Promise<Record<string, HostTensor>>;
   dispose(): Promise<void>;
+}
+
+/** The text run at load to read the text tower's embedding size. */
+export const PROBE_TEXT = 'a photo of a cat.';
+
+/** A text tower's inputs for a batch of texts, by the graph's own input names. */
+export function textFeeds(tokenizer: ClipTokenizer, tower: TextSession, texts: string[]): Record<string, HostTensor> {
+  const { ids, seqLen, lengths } = tokenizer.encodeBatch(texts);
+  const feeds: Record<string, HostTensor> = {};
+  const dims = [texts.length, seqLen];
+  const names = tower.inputNames;
+  const idName = names.includes('input_ids') ? 'input_ids' : names[0]!;
+  const asInt32 = tower.inputTypes[idName] === 'int32';
+  feeds[idName] = asInt32
+    ? { type: 'int32', data: Int32Array.from(ids, Number), dims }
+    : { type: 'int64', data: ids, dims };
+  // Only the inputs the graph declares: SigLIP's text tower has no attention_mask, BERT-style towers
+  // (Jina CLIP) also take token_type_ids (all 0 for a single sentence).
+  if (names.includes('attention_mask')) {
+    const mask = new BigInt64Array(ids.length);
+    lengths.forEach((n, i) => mask.fill(1n, i * seqLen, i * seqLen + Math.min(n, seqLen)));
+    feeds.attention_mask = { type: 'int64', data: mask, dims };
+  }
+  if (names.includes('token_type_ids'))
+    feeds.token_type_ids = { type: 'int64', data: new BigInt64Array(ids.length), dims };
+  return feeds;
 }
 
 interface Live {
@@ -76,6 +103,12 @@ export class TextTowerWorker implements TextSession {
       live.close();
       throw e;
     }
+  }
+
+  /** The tower's embedding size, from one probe text. */
+  async embeddingSize(tokenizer: ClipTokenizer, output: string): Promise<number> {
+    const dims = (await this.run(textFeeds(tokenizer, this, [PROBE_TEXT]), [output]))[output]!.dims;
+    return dims[dims.length - 1]!;
   }
 
   /** Whether a worker (and its heap) is there now. */
