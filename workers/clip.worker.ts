@@ -284,18 +284,18 @@ const api = {
 
   /**
    * Images and texts encoded so far by this worker; runtime ms per tower file (the text tower's own
-   * worker's included); that worker's starts and whether it is up now (null: the text tower is here).
+   * worker's included); that worker's starts, restart ms and whether it is up now (null: the text tower is here).
    */
   async encodeCounts(): Promise<{
     images: number;
     texts: number;
     runtimeMs: Record<string, number>;
-    textWorker: { starts: number; alive: boolean } | null;
+    textWorker: { starts: number; alive: boolean; restartMs: number[] } | null;
   }> {
     const runtimeMs = runtimeBusyMs();
     const tw = (await model?.textWorker()) ?? null;
     if (tw) runtimeMs[tw.file] = (runtimeMs[tw.file] ?? 0) + tw.busyMs;
-    return { ...encoded, runtimeMs, textWorker: tw && { starts: tw.starts, alive: tw.alive } };
+    return { ...encoded, runtimeMs, textWorker: tw && { starts: tw.starts, alive: tw.alive, restartMs: tw.restartMs } };
   },
 
   /** Stop the running job at the next batch boundary (it rejects with a "cancelled" error). */

@@ -49,7 +49,7 @@ import {
   type DtypeChoice,
   type TowerFiles,
 } from './tower-files';
-import { PROBE_TEXT, TextTowerWorker, textFeeds, type TextSession } from './text-tower';
+import { PROBE_TEXT, TextTowerWorker, textFeeds, type TextSession, type TextWorkerReport } from './text-tower';
 
 export type BackendChoice = 'auto' | Backend;
 
@@ -477,11 +477,10 @@ export class ClipModel {
     if (this.text instanceof TextTowerWorker) this.text.park();
   }
 
-  /** The text tower's own worker, when it has one: starts so far, whether one is up, its runtime ms. */
-  async textWorker(): Promise<{ file: string; starts: number; alive: boolean; busyMs: number } | null> {
+  /** The text tower's own worker, when it has one (see TextTowerWorker.report). */
+  async textWorker(): Promise<(TextWorkerReport & { file: string }) | null> {
     if (!(this.text instanceof TextTowerWorker)) return null;
-    const file = onnxPath('text', this.info.dtype);
-    return { file, starts: this.text.stats.starts, alive: this.text.alive, busyMs: await this.text.busyMs() };
+    return { file: onnxPath('text', this.info.dtype), ...(await this.text.report()) };
   }
 
   /** For tests and the "simulate GPU loss" check: destroy the WebGPU device under the sessions. */

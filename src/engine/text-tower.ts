@@ -62,6 +62,13 @@ export function textFeeds(tokenizer: ClipTokenizer, tower: TextSession, texts: s
   return feeds;
 }
 
+export interface TextWorkerReport {
+  starts: number;
+  restartMs: number[];
+  alive: boolean;
+  busyMs: number;
+}
+
 interface Live {
   worker: Worker;
   api: Comlink.Remote<TextTowerWorkerApi>;
@@ -76,8 +83,11 @@ export class TextTowerWorker implements TextSession {
   private inFlight = 0;
   private parkWhenIdle = false;
   private disposed = false;
-  /** Workers started and runtime milliseconds of closed ones (the bench and tests read them). */
-  readonly stats = { starts: 0, closedBusyMs: 0 };
+  /**
+   * Workers started, the milliseconds each start after the first took (spawn to tower loaded: the cost
+   * of closing it for image runs), and runtime milliseconds of closed ones. The bench and tests read them.
+   */
+  readonly stats = { starts: 0, restartMs: [] as number[], closedBusyMs: 0 };
 
   private constructor(
     private readonly source: ModelSource,
@@ -145,6 +155,12 @@ export class TextTowerWorker implements TextSession {
       .finally(live.close);
   }
 
+  /** Starts so far, each restart's milliseconds, whether a worker is up now, and its runtime milliseconds. */
+  async report(): Promise<TextWorkerReport> {
+    const { starts, restartMs } = this.stats;
+    return { starts, restartMs: [...restartMs], alive: this.alive, busyMs: await this.busyMs() };
+  }
+
   /** Runtime milliseconds of every worker this tower has had. */
   async busyMs(): Promise<number> {
     const now = this.live ? await Promise.race([this.live.api.busyMs(), this.live.closed]).catch(() => 0) : 0;
@@ -160,7 +176,12 @@ export class TextTowerWorker implements TextSession {
   private open(): Live {
     if (this.live) return this.live;
     const live = spawn();
+    const t0 = performance.now();
     live.ready = live.api.load(this.source, this.path);
+    live.ready.then(
+      () => this.stats.restartMs.push(Math.round(performance.now() - t0)),
+      () => undefined,
+    );
     live.ready.catch(() => {
       // A failed start leaves no worker: the next text tries again.
       if (this.live === live) this.live = null;

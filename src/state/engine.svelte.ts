@@ -230,12 +230,12 @@ export class EngineState {
 
   /**
    * Images and texts the model worker has encoded since the page opened (tests count them), and the text
-   * tower's own worker on WASM: how often it started and whether it is up now.
+   * tower's own worker on WASM: how often it started, how long each restart took, whether it is up now.
    */
   async encodeCounts(): Promise<{
     images: number;
     texts: number;
-    textWorker: { starts: number; alive: boolean } | null;
+    textWorker: { starts: number; alive: boolean; restartMs: number[] } | null;
   }> {
     const c = await this.api.encodeCounts();
     return {

@@ -81,7 +81,7 @@ for (const backend of ['wasm', 'webgpu'] as const) {
       expect(info.backend).toBe(backend);
       // On WASM the text tower's worker read the embedding size and was closed before the vision tower loaded.
       const tw = await page.evaluate(async () => (await window.harness.api.encodeCounts()).textWorker);
-      expect(tw).toEqual(backend === 'wasm' ? { starts: 1, alive: false } : null);
+      expect(tw).toEqual(backend === 'wasm' ? { starts: 1, alive: false, restartMs: [] } : null);
       expect(info.dtype).toBe('fp32');
       expect(info.embeddingDim).toBe(64);
       expect(info.logitScale).toBeCloseTo(13.2145, 3);
@@ -166,8 +166,12 @@ for (const backend of ['wasm', 'webgpu'] as const) {
           return;
         }
         expect(r.up.textWorker?.alive).toBe(true);
-        expect(r.during.textWorker).toEqual({ starts: r.up.textWorker!.starts, alive: false });
-        expect(r.after.textWorker).toEqual({ starts: r.up.textWorker!.starts + 1, alive: true });
+        const restarts = r.up.textWorker!.restartMs;
+        expect(r.during.textWorker).toEqual({ starts: r.up.textWorker!.starts, alive: false, restartMs: restarts });
+        expect(r.after.textWorker).toMatchObject({ starts: r.up.textWorker!.starts + 1, alive: true });
+        // Each restart after the load is timed, spawn to tower loaded.
+        expect(r.after.textWorker!.restartMs).toHaveLength(restarts.length + 1);
+        expect(Math.min(...r.after.textWorker!.restartMs)).toBeGreaterThan(0);
         expect(r.after.texts - r.before.texts).toBe(4);
         expect(Math.max(...r.first.map((v, i) => Math.abs(v - r.again[i]!)))).toBeLessThanOrEqual(1e-6);
         expect(r.after.runtimeMs['onnx/text_model.onnx']).toBeGreaterThan(0);

@@ -30,7 +30,7 @@ export interface ZswHandle {
     encodeCounts(): Promise<{
       images: number;
       texts: number;
-      textWorker: { starts: number; alive: boolean } | null;
+      textWorker: { starts: number; alive: boolean; restartMs: number[] } | null;
     }>;
     runtimeMs(): Promise<Record<string, number>>;
     scoring: {
