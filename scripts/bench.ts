@@ -324,9 +324,6 @@ async function main() {
     if (opts.metadata && sliceBy.length > 0) results.slices = await sliceResults(page, opts.metadata, sliceBy);
     if (imported) results.embeddings = imported;
     results.bench = benchRecord(wallMs, longTasks, peakMb, pageErrors);
-    // On WASM the text tower has a worker of its own, closed for image runs and started again for texts.
-    const tw = (await page.evaluate(() => window.zsw.engine.encodeCounts())).textWorker;
-    if (tw) (results.bench as Record<string, unknown>).text_worker = { starts: tw.starts, restart_ms: tw.restartMs };
     fs.writeFileSync(opts.out!, JSON.stringify(results, null, 1));
     const m = results.metrics as { acc1: number; acc5: number | null; mean_per_class_recall: number };
     const t = results.timing as {
@@ -338,14 +335,13 @@ async function main() {
     };
     const c = results.cache as { image_hits: number; image_misses: number; text_hits: number; text_misses: number };
     const d = results.dataset as { evaluated: number; classes: number; failed: unknown[] };
-    const restarts = tw?.restartMs.length ? `, text tower restarted in ${tw.restartMs.join(', ')} ms` : '';
     console.log(
       `acc1 ${(100 * m.acc1).toFixed(2)}% · acc5 ${m.acc5 === null ? '—' : `${(100 * m.acc5).toFixed(2)}%`} · ` +
         `mean per-class recall ${(100 * m.mean_per_class_recall).toFixed(2)}% · ${d.evaluated} images, ${d.classes} classes` +
         `${d.failed.length ? `, ${d.failed.length} failed` : ''} · ${t.images_per_sec ?? '—'} images/s · ` +
         `backend ${String(results.backend)} (${String(results.dtype)}) · ${familyNote(results)} · peak ${Math.round(peakMb)} MB · ` +
         `longest main-thread task ${Math.round(Math.max(0, ...longTasks))} ms · run ${t.total_ms} ms ` +
-        `(texts ${t.embed_texts_ms} ms${restarts}) · hashing at intake ${t.index_ms} ms · ` +
+        `(texts ${t.embed_texts_ms} ms) · hashing at intake ${t.index_ms} ms · ` +
         `cache reads ${t.cache_reads_per_sec ?? '—'}/s · cache: images ${c.image_hits} hit / ${c.image_misses} encoded, ` +
         `prompts ${c.text_hits} hit / ${c.text_misses} encoded` +
         (results.frequency

@@ -162,7 +162,6 @@ const api = {
     onProgress?: (p: EmbedProgress) => void,
   ): Promise<ImageEmbeddingResult> {
     const m = requireModel();
-    m.parkText();
     const signal = jobs.signal;
     const dim = m.info.embeddingDim;
     const { width, height } = m.info.imageSize;
@@ -231,7 +230,6 @@ const api = {
 
   /** Open a streamed run before its images are handed out, so no pixel message arrives unheard. */
   openStream(run: number): void {
-    model?.parkText();
     streams.set(run, new PixelStream());
   },
 
@@ -282,20 +280,9 @@ const api = {
     setWasmThreads(n);
   },
 
-  /**
-   * Images and texts encoded so far by this worker; runtime ms per tower file (the text tower's own
-   * worker's included); that worker's starts, restart ms and whether it is up now (null: the text tower is here).
-   */
-  async encodeCounts(): Promise<{
-    images: number;
-    texts: number;
-    runtimeMs: Record<string, number>;
-    textWorker: { starts: number; alive: boolean; restartMs: number[] } | null;
-  }> {
-    const runtimeMs = runtimeBusyMs();
-    const tw = (await model?.textWorker()) ?? null;
-    if (tw) runtimeMs[tw.file] = (runtimeMs[tw.file] ?? 0) + tw.busyMs;
-    return { ...encoded, runtimeMs, textWorker: tw && { starts: tw.starts, alive: tw.alive, restartMs: tw.restartMs } };
+  /** Images and texts encoded so far by this worker. */
+  encodeCounts(): { images: number; texts: number; runtimeMs: Record<string, number> } {
+    return { ...encoded, runtimeMs: runtimeBusyMs() };
   },
 
   /** Stop the running job at the next batch boundary (it rejects with a "cancelled" error). */

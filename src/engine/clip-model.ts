@@ -49,10 +49,8 @@ import {
   type DtypeChoice,
   type TowerFiles,
 } from './tower-files';
-import { PROBE_TEXT, TextTowerWorker, textFeeds, type TextSession, type TextWorkerReport } from './text-tower';
 
 export type BackendChoice = 'auto' | Backend;
-
 export type { DtypeChoice } from './tower-files';
 
 export interface LoadOptions {
@@ -104,8 +102,7 @@ export class ClipModel {
   info: ModelInfo;
   readonly tokenizer: ClipTokenizer;
   readonly preprocess: PreprocessConfig;
-  /** On WASM (where workers exist) a TextTowerWorker: closed while images run (see text-tower.ts). */
-  private text: TextSession;
+  private text: EngineSession;
   private vision: EngineSession;
   private textBytes: TowerFiles | null;
   private visionBytes: TowerFiles | null;
@@ -119,7 +116,7 @@ export class ClipModel {
     info: ModelInfo,
     tokenizer: ClipTokenizer,
     preprocess: PreprocessConfig,
-    sessions: { text: TextSession; vision: EngineSession },
+    sessions: { text: EngineSession; vision: EngineSession },
     bytes: { text: TowerFiles; vision: TowerFiles },
     outputs: { text: readonly string[]; vision: readonly string[] },
     onNotice: NoticeFn,
@@ -251,47 +248,26 @@ export class ClipModel {
       );
     }
 
-    const read = async (tower: Tower) => {
+    const load = async (tower: Tower) => {
       const f = await fetchTower(files, onnxPath(tower, dtype), onProgress, signal);
       sizes[f.path] = f.bytes.byteLength;
       for (const e of f.externalData) sizes[`onnx/${e.path}`] = e.data.byteLength;
       if (signal?.aborted) throw cancelledError();
-      return { files: f, fileHash: await hashParts([f.bytes, ...f.externalData.map((e) => e.data)]) };
-    };
-    const load = async (tower: Tower) => {
-      const r = await read(tower);
-      const session = await EngineSession.create(r.files.bytes, backend, probe, r.files.path, r.files.externalData);
+      const fileHash = await hashParts([f.bytes, ...f.externalData.map((e) => e.data)]);
+      const session = await EngineSession.create(f.bytes, backend, probe, f.path, f.externalData);
       // A WebGPU model keeps its bytes, to rebuild on WASM if the device is lost.
-      if (backend === 'wasm') releaseTower(r.files);
-      return { ...r, session };
+      if (backend === 'wasm') releaseTower(f);
+      return { files: f, fileHash, session };
     };
-    let v: Awaited<ReturnType<typeof load>>;
-    let t: { files: TowerFiles; fileHash: string; session: TextSession };
-    let textDim: number | null = null;
-    if (backend === 'wasm' && typeof Worker === 'function') {
-      // The text tower's own worker (text-tower.ts) first: its output size is read and the worker closed before
-      // the vision tower loads, so the load never holds both heaps (B/32: peak 1,526 MB; 1,788–1,795 MB after).
-      const r = await read('text');
-      const tw = await TextTowerWorker.start(files.source, r.files);
-      t = { ...r, session: tw };
-      try {
-        textDim = await tw.embeddingSize(tokenizer, pickOutput(rules.outputs.text, tw.outputNames, r.files.path));
-        tw.park();
-        v = await load('vision');
-      } catch (e) {
-        await tw.dispose();
-        throw e;
-      }
-    } else {
-      // Vision first: a session's load needs room beyond its weights (MatMul weights are packed into new buffers),
-      // and the smaller text tower then fits largely in the room the vision load left in the heap, which never
-      // shrinks (B/32 fp32: 689–693 MiB this way, 807–809 text first; onnxruntime-web in Node).
-      v = await load('vision');
-      t = await load('text').catch(async (e: unknown) => {
-        await v.session.dispose();
-        throw e;
-      });
-    }
+    // Vision first. The WASM heap never shrinks, and a session's load needs room beyond its weights (MatMul
+    // weights are packed into new buffers, the originals freed after); the smaller text tower then fits
+    // largely in the room the vision tower's load left. B/32 fp32: heap 689–693 MiB this way, 807–809 MiB text first
+    // (onnxruntime-web in Node, 1 and 2 threads alike).
+    const v = await load('vision');
+    const t = await load('text').catch(async (e: unknown) => {
+      await v.session.dispose();
+      throw e;
+    });
 
     const scoring = resolveScoring(rules, json['config.json']!, files.source.id);
     const info: ModelInfo = {
@@ -345,7 +321,7 @@ export class ClipModel {
       onNotice,
     );
     try {
-      await model.checkTowers(cfg, dtype, textDim);
+      await model.checkTowers(cfg, dtype);
     } catch (e) {
       await model.dispose();
       throw e;
@@ -355,9 +331,9 @@ export class ClipModel {
   }
 
   /** Probe both towers once: their embedding sizes must agree (and match config when stated). */
-  private async checkTowers(cfg: ModelConfig, dtype: Dtype, knownTextDim: number | null): Promise<void> {
+  private async checkTowers(cfg: ModelConfig, dtype: Dtype): Promise<void> {
     const { width, height } = this.info.imageSize;
-    const textDim = knownTextDim ?? (await this.embedTextBatch([PROBE_TEXT])).length;
+    const textDim = (await this.embedTextBatch(['a photo of a cat.'])).length;
     const visionDim = (await this.embedPixels(new Float32Array(3 * width * height), 1)).length;
     if (textDim !== visionDim) {
       throw new WorkbenchError(
@@ -453,7 +429,25 @@ export class ClipModel {
 
   /** Unit-norm text embeddings, texts.length × dim, for one batch. */
   async embedTextBatch(texts: string[]): Promise<Float32Array> {
-    const out = await this.runTower('text', textFeeds(this.tokenizer, this.text, texts));
+    const { ids, seqLen, lengths } = this.tokenizer.encodeBatch(texts);
+    const feeds: Record<string, HostTensor> = {};
+    const dims = [texts.length, seqLen];
+    const names = this.text.inputNames;
+    const idName = names.includes('input_ids') ? 'input_ids' : names[0]!;
+    const asInt32 = this.text.inputTypes[idName] === 'int32';
+    feeds[idName] = asInt32
+      ? { type: 'int32', data: Int32Array.from(ids, Number), dims }
+      : { type: 'int64', data: ids, dims };
+    // Only the inputs the graph declares: SigLIP's text tower has no attention_mask, BERT-style towers
+    // (Jina CLIP) also take token_type_ids (all 0 for a single sentence).
+    if (names.includes('attention_mask')) {
+      const mask = new BigInt64Array(ids.length);
+      lengths.forEach((n, i) => mask.fill(1n, i * seqLen, i * seqLen + Math.min(n, seqLen)));
+      feeds.attention_mask = { type: 'int64', data: mask, dims };
+    }
+    if (names.includes('token_type_ids'))
+      feeds.token_type_ids = { type: 'int64', data: new BigInt64Array(ids.length), dims };
+    const out = await this.runTower('text', feeds);
     const dim = out.dims[out.dims.length - 1]!;
     return normalizeRows(toFloat32(out), dim);
   }
@@ -470,17 +464,6 @@ export class ClipModel {
     const out = await this.runTower('vision', { [name]: feed });
     const dim = out.dims[out.dims.length - 1]!;
     return normalizeRows(toFloat32(out), dim);
-  }
-
-  /** An image run starts: close the text tower's worker (after texts in flight); the next text restarts it. */
-  parkText(): void {
-    if (this.text instanceof TextTowerWorker) this.text.park();
-  }
-
-  /** The text tower's own worker, when it has one (see TextTowerWorker.report). */
-  async textWorker(): Promise<(TextWorkerReport & { file: string }) | null> {
-    if (!(this.text instanceof TextTowerWorker)) return null;
-    return { file: onnxPath('text', this.info.dtype), ...(await this.text.report()) };
   }
 
   /** For tests and the "simulate GPU loss" check: destroy the WebGPU device under the sessions. */

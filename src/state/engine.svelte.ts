@@ -228,21 +228,10 @@ export class EngineState {
     return this.api;
   }
 
-  /**
-   * Images and texts the model worker has encoded since the page opened (tests count them), and the text
-   * tower's own worker on WASM: how often it started, how long each restart took, whether it is up now.
-   */
-  async encodeCounts(): Promise<{
-    images: number;
-    texts: number;
-    textWorker: { starts: number; alive: boolean; restartMs: number[] } | null;
-  }> {
+  /** Images and texts the model worker has encoded since the page opened (tests count them). */
+  async encodeCounts(): Promise<{ images: number; texts: number }> {
     const c = await this.api.encodeCounts();
-    return {
-      images: this.countBase.images + c.images,
-      texts: this.countBase.texts + c.texts,
-      textWorker: c.textWorker,
-    };
+    return { images: this.countBase.images + c.images, texts: this.countBase.texts + c.texts };
   }
 
   /**

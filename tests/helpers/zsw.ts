@@ -27,11 +27,7 @@ export interface ZswHandle {
     notices: string[];
     load(source: ModelSource, backend: string, dtype: string, remeasure?: boolean): Promise<boolean>;
     loseDeviceForTesting(): Promise<boolean>;
-    encodeCounts(): Promise<{
-      images: number;
-      texts: number;
-      textWorker: { starts: number; alive: boolean; restartMs: number[] } | null;
-    }>;
+    encodeCounts(): Promise<{ images: number; texts: number }>;
     runtimeMs(): Promise<Record<string, number>>;
     scoring: {
       kind: string;
