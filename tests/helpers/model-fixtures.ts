@@ -18,8 +18,8 @@ function copyModel(from: string, to: string): void {
 }
 
 /**
- * A folder of model folders: good (tiny), no-tokenizer, corrupt-vision, corrupt-text (its tower loads in a
- * worker of its own on WASM), mismatched-towers, bad-json.
+ * A folder of model folders: good (tiny), no-tokenizer, corrupt-vision, corrupt-text, mismatched-towers,
+ * bad-json.
  */
 export function makeBrokenModels(): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'zsw-models-'));
