@@ -280,9 +280,19 @@ const api = {
     setWasmThreads(n);
   },
 
-  /** Images and texts encoded so far by this worker. */
-  encodeCounts(): { images: number; texts: number; runtimeMs: Record<string, number> } {
-    return { ...encoded, runtimeMs: runtimeBusyMs() };
+  /**
+   * Images and texts encoded so far by this worker, the runtime's milliseconds per model file, and whether
+   * the text tower's session exists now, with the time of each one made after the load (text-tower.ts).
+   */
+  encodeCounts(): {
+    images: number;
+    texts: number;
+    runtimeMs: Record<string, number>;
+    textTower: { resident: boolean; loadMs: number[] } | null;
+  } {
+    const t = model?.text;
+    const textTower = t ? { resident: t.resident, loadMs: [...t.loadMs] } : null;
+    return { ...encoded, runtimeMs: runtimeBusyMs(), textTower };
   },
 
   /** Stop the running job at the next batch boundary (it rejects with a "cancelled" error). */

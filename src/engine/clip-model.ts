@@ -49,6 +49,7 @@ import {
   type DtypeChoice,
   type TowerFiles,
 } from './tower-files';
+import { TextTower, probeTextDim, textFeeds } from './text-tower';
 
 export type BackendChoice = 'auto' | Backend;
 export type { DtypeChoice } from './tower-files';
@@ -102,7 +103,8 @@ export class ClipModel {
   info: ModelInfo;
   readonly tokenizer: ClipTokenizer;
   readonly preprocess: PreprocessConfig;
-  private text: EngineSession;
+  /** On WASM without a session until the first text after the load (text-tower.ts). */
+  readonly text: TextTower;
   private vision: EngineSession;
   private textBytes: TowerFiles | null;
   private visionBytes: TowerFiles | null;
@@ -116,8 +118,9 @@ export class ClipModel {
     info: ModelInfo,
     tokenizer: ClipTokenizer,
     preprocess: PreprocessConfig,
-    sessions: { text: EngineSession; vision: EngineSession },
+    sessions: { text: EngineSession | null; vision: EngineSession },
     bytes: { text: TowerFiles; vision: TowerFiles },
+    text: { files: ModelFiles; hash: string },
     outputs: { text: readonly string[]; vision: readonly string[] },
     onNotice: NoticeFn,
   ) {
@@ -125,7 +128,13 @@ export class ClipModel {
     this.info = info;
     this.tokenizer = tokenizer;
     this.preprocess = preprocess;
-    this.text = sessions.text;
+    this.text = new TextTower(
+      text.files,
+      bytes.text.path,
+      text.hash,
+      () => ({ backend: this.info.backend, probe: this.info.probe }),
+      sessions.text,
+    );
     this.vision = sessions.vision;
     // Kept only for a WebGPU model, so it can be rebuilt on WASM if the device is lost.
     this.textBytes = info.backend === 'webgpu' ? bytes.text : null;
@@ -259,15 +268,32 @@ export class ClipModel {
       if (backend === 'wasm') releaseTower(f);
       return { files: f, fileHash, session };
     };
-    // Vision first. The WASM heap never shrinks, and a session's load needs room beyond its weights (MatMul
-    // weights are packed into new buffers, the originals freed after); the smaller text tower then fits
-    // largely in the room the vision tower's load left. B/32 fp32: heap 689–693 MiB this way, 807–809 MiB text first
-    // (onnxruntime-web in Node, 1 and 2 threads alike).
-    const v = await load('vision');
-    const t = await load('text').catch(async (e: unknown) => {
-      await v.session.dispose();
-      throw e;
-    });
+    // On WASM the text tower loads first, is probed once for its embedding size and closed again: an image
+    // run never needs it, and the heap, which never shrinks, would hold its weights beside the vision
+    // tower's through every run. The vision tower then loads into the room it left. The text tower loads
+    // again at the first text (TextTower.get), into a heap that already holds the vision tower: the layout
+    // of loading vision first, whose load leaves room the smaller text tower largely fits in (B/32 fp32:
+    // heap 689–693 MiB vision first, 807–809 MiB text first with both kept; onnxruntime-web in Node).
+    // On WebGPU both stay, vision first: the WASM fallback after a device loss needs them.
+    let textDim: number | undefined;
+    let t: Awaited<ReturnType<typeof load>>;
+    let v: Awaited<ReturnType<typeof load>>;
+    if (backend === 'wasm') {
+      t = await load('text');
+      try {
+        textDim = await probeTextDim(t.session, tokenizer, rules.outputs.text, t.files.path);
+      } finally {
+        await t.session.dispose();
+      }
+      v = await load('vision');
+    } else {
+      const vision = await load('vision');
+      v = vision;
+      t = await load('text').catch(async (e: unknown) => {
+        await vision.session.dispose();
+        throw e;
+      });
+    }
 
     const scoring = resolveScoring(rules, json['config.json']!, files.source.id);
     const info: ModelInfo = {
@@ -315,13 +341,14 @@ export class ClipModel {
       info,
       tokenizer,
       pre,
-      { text: t.session, vision: v.session },
+      { text: backend === 'wasm' ? null : t.session, vision: v.session },
       { text: t.files, vision: v.files },
+      { files, hash: t.fileHash },
       rules.outputs,
       onNotice,
     );
     try {
-      await model.checkTowers(cfg, dtype);
+      await model.checkTowers(cfg, dtype, textDim);
     } catch (e) {
       await model.dispose();
       throw e;
@@ -330,10 +357,13 @@ export class ClipModel {
     return model;
   }
 
-  /** Probe both towers once: their embedding sizes must agree (and match config when stated). */
-  private async checkTowers(cfg: ModelConfig, dtype: Dtype): Promise<void> {
+  /**
+   * Probe both towers once: their embedding sizes must agree (and match config when stated). `textDim`:
+   * the text tower's, when it was probed before it was closed.
+   */
+  private async checkTowers(cfg: ModelConfig, dtype: Dtype, probedTextDim?: number): Promise<void> {
     const { width, height } = this.info.imageSize;
-    const textDim = (await this.embedTextBatch(['a photo of a cat.'])).length;
+    const textDim = probedTextDim ?? (await this.embedTextBatch(['a photo of a cat.'])).length;
     const visionDim = (await this.embedPixels(new Float32Array(3 * width * height), 1)).length;
     if (textDim !== visionDim) {
       throw new WorkbenchError(
@@ -381,9 +411,8 @@ export class ClipModel {
         throw e;
       },
     );
-    this.text.dispose().catch(() => undefined);
+    this.text.replace(text);
     this.vision.dispose().catch(() => undefined);
-    this.text = text;
     this.vision = vision;
     this.textBytes = null;
     this.visionBytes = null;
@@ -396,7 +425,7 @@ export class ClipModel {
   /** Run a tower; on WebGPU a lost device triggers the WASM fallback and one retry. */
   private async runTower(tower: Tower, feeds: Record<string, HostTensor>): Promise<HostTensor> {
     const attempt = async () => {
-      const s = tower === 'text' ? this.text : this.vision;
+      const s = tower === 'text' ? await this.text.get() : this.vision;
       const out = pickOutput(this.outputs[tower], s.outputNames, onnxPath(tower, this.info.dtype));
       return (await s.run(feeds, [out]))[out]!;
     };
@@ -429,24 +458,7 @@ export class ClipModel {
 
   /** Unit-norm text embeddings, texts.length × dim, for one batch. */
   async embedTextBatch(texts: string[]): Promise<Float32Array> {
-    const { ids, seqLen, lengths } = this.tokenizer.encodeBatch(texts);
-    const feeds: Record<string, HostTensor> = {};
-    const dims = [texts.length, seqLen];
-    const names = this.text.inputNames;
-    const idName = names.includes('input_ids') ? 'input_ids' : names[0]!;
-    const asInt32 = this.text.inputTypes[idName] === 'int32';
-    feeds[idName] = asInt32
-      ? { type: 'int32', data: Int32Array.from(ids, Number), dims }
-      : { type: 'int64', data: ids, dims };
-    // Only the inputs the graph declares: SigLIP's text tower has no attention_mask, BERT-style towers
-    // (Jina CLIP) also take token_type_ids (all 0 for a single sentence).
-    if (names.includes('attention_mask')) {
-      const mask = new BigInt64Array(ids.length);
-      lengths.forEach((n, i) => mask.fill(1n, i * seqLen, i * seqLen + Math.min(n, seqLen)));
-      feeds.attention_mask = { type: 'int64', data: mask, dims };
-    }
-    if (names.includes('token_type_ids'))
-      feeds.token_type_ids = { type: 'int64', data: new BigInt64Array(ids.length), dims };
+    const feeds = textFeeds(await this.text.get(), this.tokenizer, texts);
     const out = await this.runTower('text', feeds);
     const dim = out.dims[out.dims.length - 1]!;
     return normalizeRows(toFloat32(out), dim);

@@ -242,6 +242,14 @@ export class EngineState {
     return (await this.api.encodeCounts()).runtimeMs;
   }
 
+  /**
+   * Whether the loaded model's text tower has a session now (on WASM not until the first text after the
+   * load), and the milliseconds each one made after the load took; null without a model.
+   */
+  async textTower(): Promise<{ resident: boolean; loadMs: number[] } | null> {
+    return (await this.api.encodeCounts()).textTower;
+  }
+
   /** Testing hook, reachable from automation: destroy the GPU device under the running model. */
   loseDeviceForTesting(): Promise<boolean> {
     return this.api.loseDeviceForTesting();

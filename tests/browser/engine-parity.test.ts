@@ -15,6 +15,7 @@ import { startAppServer } from '../helpers/app-server';
 import { startHubServer, type LocalServer } from '../helpers/hub-server';
 import { MODELS, DATASETS } from '../helpers/paths';
 import { cosine } from '../../src/core/vector';
+import { MODEL_CACHE_NAME } from '../../src/data/model-fetch';
 
 interface Golden {
   images: {
@@ -48,6 +49,8 @@ afterAll(async () => {
   await data?.close();
 });
 
+const textTower = (page: Page) => page.evaluate(async () => (await window.harness.api.encodeCounts()).textTower);
+
 async function openHarness(): Promise<{ page: Page; errors: string[] }> {
   const page = await browser.newPage();
   const errors = watchErrors(page);
@@ -79,6 +82,8 @@ for (const backend of ['wasm', 'webgpu'] as const) {
         { base: `${app.url}/models/${MODEL}/`, backend },
       );
       expect(info.backend).toBe(backend);
+      // On WASM the text tower was probed for its size and closed; its session is made at the first text.
+      expect(await textTower(page)).toEqual({ resident: backend === 'webgpu', loadMs: [] });
       expect(info.dtype).toBe('fp32');
       expect(info.embeddingDim).toBe(64);
       expect(info.logitScale).toBeCloseTo(13.2145, 3);
@@ -119,6 +124,8 @@ for (const backend of ['wasm', 'webgpu'] as const) {
         { base: `${data.url}/cifar10/dev/`, files: golden.images.map((g) => g.file) },
       );
       expect(res.failed).toEqual([]);
+      // Images need no text tower: on WASM it is still not loaded.
+      expect((await textTower(page))?.resident).toBe(backend === 'webgpu');
       const cos = golden.images.map((g, i) => cosine(res.emb.slice(i * 64, (i + 1) * 64), g.image_embeds_normalized));
       console.log(`${backend} image embeddings: min cosine ${Math.min(...cos).toFixed(7)} over ${cos.length} images`);
       expect(Math.min(...cos)).toBeGreaterThanOrEqual(0.999);
@@ -133,6 +140,13 @@ for (const backend of ['wasm', 'webgpu'] as const) {
         ...golden.class_text_embeds_normalized.single!,
       ];
       const cos = expected.map((e, i) => cosine(emb.slice(i * 64, (i + 1) * 64), e));
+      // The first text made the text tower's session on WASM (timed); the next texts use it.
+      const after = await textTower(page);
+      expect(after?.resident).toBe(true);
+      expect(after?.loadMs).toHaveLength(backend === 'wasm' ? 1 : 0);
+      if (backend === 'wasm') expect(after!.loadMs[0]).toBeGreaterThan(0);
+      await page.evaluate(() => window.harness.api.embedTexts(['a photo of a dog.']));
+      expect((await textTower(page))?.loadMs).toEqual(after?.loadMs);
       expect(cos).toHaveLength(12);
       console.log(`${backend} text embeddings: min cosine ${Math.min(...cos).toFixed(7)} over ${cos.length} prompts`);
       expect(Math.min(...cos)).toBeGreaterThanOrEqual(0.999);
@@ -144,6 +158,49 @@ for (const backend of ['wasm', 'webgpu'] as const) {
     });
   });
 }
+
+describe('a text tower read again after the load', () => {
+  test('is refused, naming the file, when it is not the file the load read (here: another model in the cache)', async () => {
+    const { page } = await openHarness();
+    const r = await page.evaluate(
+      async ({ base, other, img, cacheName }) => {
+        const h = window.harness;
+        const info = await h.api.load(
+          { kind: 'url', id: 'toy', baseUrl: base, origin: 'server' },
+          { backend: 'wasm', dtype: 'fp32' },
+          h.proxy(() => {}),
+          h.proxy(() => {}),
+        );
+        // The load cached the file; put another model's text tower in its place.
+        const cache = await caches.open(cacheName);
+        const url = `${base}onnx/text_model.onnx`;
+        const had = (await cache.match(url)) !== undefined;
+        const bytes = await (await fetch(`${other}onnx/text_model.onnx`)).arrayBuffer();
+        const headers = { 'content-type': 'application/octet-stream', 'content-length': String(bytes.byteLength) };
+        await cache.put(url, new Response(bytes, { headers }));
+        const error = await h.api.embedTexts(['a photo of a cat.']).then(
+          () => null,
+          (e: unknown) => String(e instanceof Error ? e.message : e),
+        );
+        // Images still run: the vision tower is untouched.
+        const r = await h.api.embedImages([{ name: 'x', blob: await h.fetchBlob(img) }], 'pil');
+        return { backend: info.backend, had, error, images: r.embeddings.length / r.dim, failed: r.failed };
+      },
+      {
+        base: `${app.url}/models/toy-clip-cifar10/`,
+        other: `${app.url}/models/tiny-random-clip/`,
+        img: `${data.url}/cifar10/dev/${golden.images[0]!.file}`,
+        cacheName: MODEL_CACHE_NAME,
+      },
+    );
+    expect(r.images).toBe(1);
+    expect(r.failed).toEqual([]);
+    expect(r.backend).toBe('wasm');
+    expect(r.had).toBe(true);
+    expect(r.error).toMatch(/onnx\/text_model\.onnx is not the file the model was loaded with/);
+    await page.close();
+  });
+});
 
 describe('tiny-random-clip (plumbing) agrees with onnxruntime-node', () => {
   test('text and image embeddings, cosine ≥ 0.9999 against the native runtime on the same inputs', async () => {

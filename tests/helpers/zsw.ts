@@ -29,6 +29,7 @@ export interface ZswHandle {
     loseDeviceForTesting(): Promise<boolean>;
     encodeCounts(): Promise<{ images: number; texts: number }>;
     runtimeMs(): Promise<Record<string, number>>;
+    textTower(): Promise<{ resident: boolean; loadMs: number[] } | null>;
     scoring: {
       kind: string;
       scale: number | null;
@@ -91,6 +92,7 @@ export interface ZswHandle {
     start(): Promise<boolean>;
     importCaptions(file: File): Promise<boolean>;
     searchText(text: string, k?: number): Promise<SearchResult | null>;
+    searchError: string | null;
     moreLikeThis(row: number, k?: number): Promise<SearchResult | null>;
     resultsJson(): Record<string, unknown> | null;
     perQueryCsv(): string | null;
