@@ -291,7 +291,7 @@ interface Measure {
   pssByTenthMB?: number[];
   longestTaskMs?: number;
   /** (a): the first search after the run (encoding the query, the text tower's load on WASM included). */
-  firstQuery?: { ms: number; peakPssMB: number };
+  firstQuery?: { ms: number; peakPssMB: number; afterPssMB: number };
   /** Main-thread tasks of 50 ms or more during the run: when (ms after it started), how long, what ran. */
   longTasks?: LongTask[];
   extra?: Record<string, unknown>;
@@ -465,7 +465,7 @@ async function ours(
     const placed = placeLongTasks(longTasks.tasks, longTasks.frames, pageT0);
     const embedMs = res.timing.embed_images_ms;
     // The first search after the run, as typed in the page: on WASM it makes the text tower's session, which
-    // the run did not hold (engine/text-tower.ts). Watched 2 s past its answer.
+    // the run did not hold (engine/text-tower.ts). Watched 2 s past its answer, where its PSS is kept too.
     const stopQuery = watchMemory(b.pid);
     const tq = Date.now();
     const found = await page.evaluate(() => window.zsw.retrieve.searchText('a photo of a dog in the snow'));
@@ -489,7 +489,7 @@ async function ours(
       ...peakPlace(mem),
       longestTaskMs: Math.max(0, ...placed.map((t) => t.ms)),
       longTasks: placed,
-      firstQuery: { ms: queryMs, peakPssMB: MB(queryMem.peakPss) },
+      firstQuery: { ms: queryMs, peakPssMB: MB(queryMem.peakPss), afterPssMB: MB(queryMem.samples.at(-1)![1]) },
       extra: {
         wall_ms: wall,
         // The runtime's own time in the image model's calls during the run: the rest of embed_images_ms
@@ -644,7 +644,7 @@ async function main(): Promise<void> {
             : ''
         }` +
         `${m.longestTaskMs !== undefined ? `  longest main-thread task ${m.longestTaskMs.toFixed(0)} ms` : ''}` +
-        `${m.firstQuery ? `  first query ${m.firstQuery.ms} ms, PSS ${m.firstQuery.peakPssMB} MB` : ''}`,
+        `${m.firstQuery ? `  first query ${m.firstQuery.ms} ms, PSS ${m.firstQuery.peakPssMB} MB (${m.firstQuery.afterPssMB} MB 2 s after)` : ''}`,
     );
     for (const t of m.longTasks ?? [])
       console.log(
