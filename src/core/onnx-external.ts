@@ -11,7 +11,6 @@
  */
 
 import { concatArrays } from './vector';
-import { fields, varint, WIRE_LEN, WIRE_VARINT, type Field } from './protobuf-wire';
 
 const MODEL_GRAPH = 7;
 const GRAPH_INITIALIZER = 5;
@@ -19,9 +18,68 @@ const TENSOR_RAW_DATA = 9;
 const TENSOR_EXTERNAL_DATA = 13;
 const TENSOR_DATA_LOCATION = 14;
 const LOCATION_EXTERNAL = 1;
+const WIRE_VARINT = 0;
+const WIRE_I64 = 1;
+const WIRE_LEN = 2;
+const WIRE_I32 = 5;
 
 /** Initializers smaller than this stay inline (biases, scalars): moving them saves nothing. */
 export const MIN_EXTERNAL_BYTES = 1024;
+
+/** One field of a message: its tag, where its value starts, where the field ends. */
+interface Field {
+  field: number;
+  wire: number;
+  start: number;
+  valueStart: number;
+  end: number;
+}
+
+function readVarint(b: Uint8Array, pos: number): [number, number] {
+  let v = 0;
+  let mul = 1;
+  for (;;) {
+    if (pos >= b.length) throw new Error('truncated varint');
+    const x = b[pos++]!;
+    v += (x & 0x7f) * mul;
+    if (x < 0x80) return [v, pos];
+    mul *= 128;
+    if (mul > 2 ** 63) throw new Error('varint too long');
+  }
+}
+
+function* fields(b: Uint8Array, from: number, to: number): Generator<Field> {
+  let pos = from;
+  while (pos < to) {
+    const start = pos;
+    const [tag, p] = readVarint(b, pos);
+    const wire = tag & 7;
+    const field = Math.floor(tag / 8);
+    let valueStart = p;
+    let end: number;
+    if (wire === WIRE_VARINT) end = readVarint(b, p)[1];
+    else if (wire === WIRE_I64) end = p + 8;
+    else if (wire === WIRE_I32) end = p + 4;
+    else if (wire === WIRE_LEN) {
+      const [len, q] = readVarint(b, p);
+      valueStart = q;
+      end = q + len;
+    } else throw new Error(`unsupported wire type ${wire}`);
+    if (end > to) throw new Error('field runs past its message');
+    yield { field, wire, start, valueStart, end };
+    pos = end;
+  }
+}
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n % 128) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return out;
+}
 
 const utf8 = new TextEncoder();
 

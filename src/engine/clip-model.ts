@@ -42,7 +42,6 @@ import {
 import { chooseBackend, type BackendDecision } from './backend-choice';
 import {
   chooseDtype,
-  declaredTextDim,
   fetchTower,
   pickOutput,
   releaseTower,
@@ -258,46 +257,33 @@ export class ClipModel {
       );
     }
 
-    /** A tower's files, read (downloaded or from the cache) and hashed. */
-    const read = async (tower: Tower) => {
+    const load = async (tower: Tower) => {
       const f = await fetchTower(files, onnxPath(tower, dtype), onProgress, signal);
       sizes[f.path] = f.bytes.byteLength;
       for (const e of f.externalData) sizes[`onnx/${e.path}`] = e.data.byteLength;
       if (signal?.aborted) throw cancelledError();
-      return { files: f, fileHash: await hashParts([f.bytes, ...f.externalData.map((e) => e.data)]) };
-    };
-    const load = async (tower: Tower) => {
-      const r = await read(tower);
-      const session = await EngineSession.create(r.files.bytes, backend, probe, r.files.path, r.files.externalData);
+      const fileHash = await hashParts([f.bytes, ...f.externalData.map((e) => e.data)]);
+      const session = await EngineSession.create(f.bytes, backend, probe, f.path, f.externalData);
       // A WebGPU model keeps its bytes, to rebuild on WASM if the device is lost.
-      if (backend === 'wasm') releaseTower(r.files);
-      return { ...r, session };
+      if (backend === 'wasm') releaseTower(f);
+      return { files: f, fileHash, session };
     };
-    // On WASM the text tower is read, hashed and checked at the load, but its session is made only at the
-    // first text (TextTower.get): an image run never needs it, and the heap, which never shrinks, would hold
-    // its weights beside the vision tower's through every run. Its embedding size comes from the graph's
-    // declared output; only a file that does not declare it gets a session now, probed and closed. (A
-    // session made at the load and again at the first text raised the peak of every run after it: toy
-    // SigLIP 889–922 MB against 774–777 MB made once; issue 12.)
+    // On WASM the text tower loads first, is probed once for its embedding size and closed again: an image
+    // run never needs it, and the heap, which never shrinks, would hold its weights beside the vision
+    // tower's through every run. The vision tower then loads into the room it left. The text tower loads
+    // again at the first text (TextTower.get), into a heap that already holds the vision tower: the layout
+    // of loading vision first, whose load leaves room the smaller text tower largely fits in (B/32 fp32:
+    // heap 689–693 MiB vision first, 807–809 MiB text first with both kept; onnxruntime-web in Node).
     // On WebGPU both stay, vision first: the WASM fallback after a device loss needs them.
     let textDim: number | undefined;
-    let t: { files: TowerFiles; fileHash: string; session: EngineSession | null };
+    let t: Awaited<ReturnType<typeof load>>;
     let v: Awaited<ReturnType<typeof load>>;
     if (backend === 'wasm') {
-      t = { ...(await read('text')), session: null };
-      const f = t.files;
+      t = await load('text');
       try {
-        textDim = declaredTextDim(f.bytes, rules.outputs.text, f.path) ?? undefined;
-        if (textDim === undefined) {
-          const session = await EngineSession.create(f.bytes, backend, probe, f.path, f.externalData);
-          try {
-            textDim = await probeTextDim(session, tokenizer, rules.outputs.text, f.path);
-          } finally {
-            await session.dispose();
-          }
-        }
+        textDim = await probeTextDim(t.session, tokenizer, rules.outputs.text, t.files.path);
       } finally {
-        releaseTower(f);
+        await t.session.dispose();
       }
       v = await load('vision');
     } else {
@@ -355,7 +341,7 @@ export class ClipModel {
       info,
       tokenizer,
       pre,
-      { text: t.session, vision: v.session },
+      { text: backend === 'wasm' ? null : t.session, vision: v.session },
       { text: t.files, vision: v.files },
       { files, hash: t.fileHash },
       rules.outputs,

@@ -1,10 +1,8 @@
 /**
  * A model's tower files and outputs: fetching a tower with its external-data shards, picking the
- * family's embedding output among the graph's (and reading the size it declares), reading it as float32,
- * and choosing the weight variant.
+ * family's embedding output among the graph's, reading it as float32, and choosing the weight variant.
  */
 import { halfToFloat32 } from '../core/float16';
-import { graphOutputs, type GraphOutput } from '../core/onnx-outputs';
 import { WorkbenchError } from '../data/errors';
 import type { ModelFiles, ProgressFn } from '../data/model-fetch';
 import { onnxPath, externalDataPath, type Dtype } from '../data/model-files';
@@ -24,28 +22,6 @@ export function pickOutput(preferred: readonly string[], names: readonly string[
     );
   }
   return found;
-}
-
-/**
- * The text tower's embedding size as its graph declares it (the last dimension of the family's output),
- * read from the file without a session; null when that dimension is symbolic or not given. A file that
- * is not an ONNX model, or lacks the output, is refused here, at the load, as a session would refuse it.
- */
-export function declaredTextDim(bytes: Uint8Array, outputs: readonly string[], file: string): number | null {
-  let declared: GraphOutput[];
-  try {
-    declared = graphOutputs(bytes);
-  } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    throw new WorkbenchError('model-file-corrupt', `${file} could not be read as an ONNX model (${why}).`, file);
-  }
-  const out = pickOutput(
-    outputs,
-    declared.map((o) => o.name),
-    file,
-  );
-  const last = declared.find((o) => o.name === out)!.dims?.at(-1);
-  return typeof last === 'number' && last > 0 ? last : null;
 }
 
 /** A tower's ONNX file and its external-data shards (`.onnx_data`, `_1`, … while they exist). */

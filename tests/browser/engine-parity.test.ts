@@ -7,7 +7,6 @@
  * single-pixel difference), first 8 values within 1e-5.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -17,7 +16,6 @@ import { startHubServer, type LocalServer } from '../helpers/hub-server';
 import { MODELS, DATASETS } from '../helpers/paths';
 import { cosine } from '../../src/core/vector';
 import { MODEL_CACHE_NAME } from '../../src/data/model-fetch';
-import { copyModel, hideOutputSizes, rewriteOutputDims } from '../helpers/model-fixtures';
 
 interface Golden {
   images: {
@@ -84,7 +82,7 @@ for (const backend of ['wasm', 'webgpu'] as const) {
         { base: `${app.url}/models/${MODEL}/`, backend },
       );
       expect(info.backend).toBe(backend);
-      // On WASM the text tower's size was read from its graph; its session is made at the first text.
+      // On WASM the text tower was probed for its size and closed; its session is made at the first text.
       expect(await textTower(page)).toEqual({ resident: backend === 'webgpu', loadMs: [] });
       expect(info.dtype).toBe('fp32');
       expect(info.embeddingDim).toBe(64);
@@ -200,77 +198,6 @@ describe('a text tower read again after the load', () => {
     expect(r.backend).toBe('wasm');
     expect(r.had).toBe(true);
     expect(r.error).toMatch(/onnx\/text_model\.onnx is not the file the model was loaded with/);
-    await page.close();
-  });
-});
-
-describe('a text tower whose size is taken from its graph at a WASM load', () => {
-  // tiny-random-clip (16-d) with its text tower's output shapes made symbolic, as an export without shape
-  // inference leaves them; and the same text tower declaring 64-d beside a 64-d vision tower (a file that
-  // lies: onnxruntime merges shapes leniently and runs it).
-  let root: string;
-  let srv: LocalServer;
-  beforeAll(async () => {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'zsw-declared-'));
-    const text = (dir: string) => path.join(root, dir, 'onnx/text_model.onnx');
-    copyModel('tiny-random-clip', path.join(root, 'hidden'));
-    fs.writeFileSync(text('hidden'), hideOutputSizes(new Uint8Array(fs.readFileSync(text('hidden')))));
-    copyModel('tiny-random-clip', path.join(root, 'lying'));
-    const declared64 = rewriteOutputDims(new Uint8Array(fs.readFileSync(text('lying'))), (k) =>
-      k === 1 ? 64 : `d${k}`,
-    );
-    fs.writeFileSync(text('lying'), declared64);
-    fs.copyFileSync(
-      path.join(MODELS, 'toy-clip-cifar10/onnx/vision_model.onnx'),
-      path.join(root, 'lying/onnx/vision_model.onnx'),
-    );
-    fs.writeFileSync(path.join(root, 'lying/config.json'), '{"model_type":"clip"}');
-    srv = await startHubServer(root, root);
-  });
-  afterAll(async () => {
-    await srv?.close();
-    fs.rmSync(root, { recursive: true, force: true });
-  });
-
-  /** Load on WASM, then embed two texts; what the text tower's session was at each step. */
-  const loadAndEmbed = (page: Page, base: string) =>
-    page.evaluate(async (base) => {
-      const h = window.harness;
-      const info = await h.api.load(
-        { kind: 'url', id: base, baseUrl: base, origin: 'server' },
-        { backend: 'wasm', dtype: 'fp32' },
-        h.proxy(() => {}),
-        h.proxy(() => {}),
-      );
-      const after = (await h.api.encodeCounts()).textTower;
-      const emb = await h.api.embedTexts(['a photo of a cat.', 'two dogs']).then(
-        (e) => Array.from(e),
-        (e: unknown) => String(e instanceof Error ? e.message : e),
-      );
-      return { dim: info.embeddingDim, after, emb, text: (await h.api.encodeCounts()).textTower };
-    }, base);
-
-  test('a size named only symbolically: the tower is run once at the load, closed, and made again at the first text', async () => {
-    const { page, errors } = await openHarness();
-    const hidden = await loadAndEmbed(page, `${srv.url}/hidden/`);
-    const plain = await loadAndEmbed(page, `${app.url}/models/tiny-random-clip/`);
-    expect(hidden.dim).toBe(16);
-    expect(hidden.after).toEqual({ resident: false, loadMs: [] });
-    expect(hidden.text?.resident).toBe(true);
-    expect(hidden.text?.loadMs).toHaveLength(1);
-    // The same weights as the file that declares its size: the same embeddings, bit for bit.
-    expect(hidden.emb).toHaveLength(32);
-    expect(hidden.emb).toEqual(plain.emb);
-    expect(errors.filter((e) => !/status of 404/.test(e))).toEqual([]);
-    await page.close();
-  });
-
-  test('a declared size the tower does not give: its session is refused at the first text, naming the file', async () => {
-    const { page } = await openHarness();
-    const lying = await loadAndEmbed(page, `${srv.url}/lying/`);
-    expect(lying.dim).toBe(64);
-    // onnxruntime-web checks the declared shapes against the inferred ones when it makes the session.
-    expect(lying.emb).toMatch(/onnx\/text_model\.onnx could not be loaded on wasm: .*Inferred=16 Declared=64/);
     await page.close();
   });
 });
