@@ -2,19 +2,30 @@
  * Auto chooses the backend by timing (issue 12), in Chromium whose WebGPU adapter is SwiftShader (a CPU
  * emulation): the first Auto load times both backends and shows both figures, takes the faster (here
  * WASM: a software adapter must never win without being timed faster), remembers the choice for this
- * model and device across a reload, and "Time the backends again" measures anew. Forcing still works.
+ * model and device across page loads, and "Time the backends again" measures anew. Forcing still works.
  * The trials start one runtime besides the model worker's (WASM at the default count is timed in the model
  * worker; the other count and WebGPU in one trial worker): a third start of onnxruntime-web's module in a
  * renderer set V8 compiling for about 30 s of a core (see src/engine/backend-choice.ts).
+ *
+ * Each browser here runs at most one WebGPU trial; the profile (its localStorage, where the choice is
+ * remembered) carries over. In Chromium 156.0.8078.114, trials repeated in one browser (each abandoning
+ * its SwiftShader batch at the time limit) now and then left a later trial start, model load or page
+ * reload hanging for minutes: a forced load hung past 240 s in CI on 4 Dec 2026, and all 9 loops of
+ * auto / reload / remembered / remeasure / forced in one browser hung within 9 rounds, each at or after
+ * the browser's second trial. A fresh browser per trial keeps the test about the app.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium, watchErrors } from '../helpers/browser';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchPersistent, watchErrors } from '../helpers/browser';
 import { startBuiltApp } from '../helpers/app-server';
 import { urlSource } from '../../src/data/model-files';
 import '../helpers/zsw';
 
-let browser: Browser;
+let profile: string;
+let context: BrowserContext | null = null;
 let server: Awaited<ReturnType<typeof startBuiltApp>>;
 let page: Page;
 let errors: string[];
@@ -34,17 +45,27 @@ async function decision(): Promise<Decision> {
   return page.evaluate(() => (window.zsw.engine.info as unknown as { backendDecision: Decision }).backendDecision);
 }
 
-beforeAll(async () => {
-  [browser, server] = await Promise.all([launchChromium(), startBuiltApp()]);
-  page = await browser.newPage();
+/** A fresh browser on the same profile, with the app open: a new page load that keeps localStorage. */
+async function openBrowser(): Promise<void> {
+  expect(errors ?? []).toEqual([]);
+  await context?.close();
+  context = await launchPersistent(profile);
+  page = context.pages()[0] ?? (await context.newPage());
   errors = watchErrors(page);
   await page.goto(`${server.url}/?mode=classify`);
   await page.waitForFunction(() => 'zsw' in window);
+}
+
+beforeAll(async () => {
+  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'zsw-backend-'));
+  server = await startBuiltApp();
+  await openBrowser();
 });
 
 afterAll(async () => {
-  await browser?.close();
+  await context?.close();
   await server?.server.close();
+  fs.rmSync(profile, { recursive: true, force: true });
 });
 
 const source = () => urlSource(`${server.url}/models/toy-clip-cifar10/`, 'server', 'toy-clip-cifar10');
@@ -83,8 +104,7 @@ test(
       d.backend === 'wasm' && fastest !== runtimeThreads ? 1 : 0,
     );
 
-    await page.reload();
-    await page.waitForFunction(() => 'zsw' in window);
+    await openBrowser();
     expect(await page.evaluate((s) => window.zsw.engine.load(s, 'auto', 'auto'), source())).toBe(true);
     const again = await decision();
     expect(again.how).toBe('remembered');
@@ -104,6 +124,7 @@ test(
 );
 
 test('a forced backend is taken without timing', async () => {
+  await openBrowser();
   expect(await page.evaluate((s) => window.zsw.engine.load(s, 'wasm', 'auto'), source())).toBe(true);
   const d = await decision();
   expect(d).toMatchObject({ backend: 'wasm', how: 'forced' });
