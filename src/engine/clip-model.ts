@@ -35,6 +35,8 @@ import {
   EngineSession,
   probeBackends,
   webgpuDevice,
+  gpuBuild,
+  type OrtBuild,
   type Backend,
   type BackendProbe,
   type HostTensor,
@@ -85,6 +87,8 @@ export interface ModelInfo {
   /** Preprocessing as read from preprocessor_config.json (recorded in run manifests). */
   preprocess: PreprocessConfig;
   probe: BackendProbe;
+  /** The onnxruntime-web build WebGPU sessions run on in this browser (ort-engine.ts `gpuBuild`). */
+  gpuBuild: OrtBuild;
   /** How the backend was chosen, with both backends' timings when Auto measured them. */
   backendDecision: BackendDecision;
   /** Files read, with their size in bytes. */
@@ -110,6 +114,8 @@ export class ClipModel {
   private visionBytes: TowerFiles | null;
   private outputs: { text: readonly string[]; vision: readonly string[] };
   private deviceLost = false;
+  /** The lost device's own message (or reason), for the notice. */
+  private lostReason: string | null = null;
   /** The WASM rebuild after a GPU loss, once started. */
   private fallback: Promise<void> | null = null;
   private onNotice: NoticeFn;
@@ -322,6 +328,7 @@ export class ClipModel {
       imageSize: outputSize(pre),
       preprocess: pre,
       probe,
+      gpuBuild: gpuBuild(),
       backendDecision,
       files: sizes,
       fingerprints: {
@@ -386,7 +393,11 @@ export class ClipModel {
   private async watchDevice(): Promise<void> {
     const device = await webgpuDevice();
     // Any loss counts, 'destroyed' included: the sessions cannot run on that device again.
-    if (device && (await device.lost)) this.deviceLost = true;
+    const lost = device ? await device.lost : null;
+    if (lost) {
+      this.deviceLost = true;
+      this.lostReason = lost.message || lost.reason;
+    }
   }
 
   /**
@@ -437,8 +448,10 @@ export class ClipModel {
       // Give the device's `lost` promise a moment to settle before deciding.
       await new Promise((r) => setTimeout(r, 50));
       if (!this.deviceLost) throw e;
-      // The reason without the code and the "device was lost" wrapper the notice adds itself.
-      const why = describeError(e).message.replace(/^The GPU device was lost \((.*)\)\.?$/s, '$1');
+      // The device's own reason when it gave one (the failed run's error is the runtime's internals: the native
+      // WebGPU provider reports a buffer read-back that failed), else the run's error without the code and the
+      // "device was lost" wrapper the notice adds itself.
+      const why = this.lostReason ?? describeError(e).message.replace(/^The GPU device was lost \((.*)\)\.?$/s, '$1');
       await this.fallBackToWasm(why);
       try {
         return await attempt();

@@ -3,12 +3,36 @@
  * execution provider (onnxruntime-web silently drops unavailable providers, so we never pass a list
  * and hope), serializes `run()` per session, and releases sessions on dispose.
  */
-import * as ort from 'onnxruntime-web';
+import * as ortDefault from 'onnxruntime-web';
 import { WorkbenchError } from '../data/errors';
 import { RuntimeGate } from './runtime-gate';
 import { externalizeWeights } from '../core/onnx-external';
 
 export type Backend = 'webgpu' | 'wasm';
+
+type Ort = typeof ortDefault;
+/** onnxruntime-web's builds this app runs: the default bundle (WebGPU through JSEP) and `/jspi`. */
+export type OrtBuild = 'default' | 'jspi';
+
+/**
+ * The build that runs WebGPU sessions: `onnxruntime-web/jspi` (the native C++ WebGPU execution provider,
+ * with JS Promise Integration) where the browser has `WebAssembly.Suspending`, else the default bundle
+ * (WebGPU through JSEP, the JavaScript kernels). Measured on an NVIDIA H200 in headless Chromium 156
+ * (B/32-shaped model, 200 CIFAR-10 images, `bench:compare --sections ep`, 4 Dec 2026): JSPI 519, `/webgpu`
+ * (the same provider with Asyncify) 462, default 360 images/s. WASM sessions keep the default bundle: on the
+ * CPU the builds are within a few per cent of each other on the B/32-shaped model (README, Benchmarks).
+ */
+export function gpuBuild(): OrtBuild {
+  return typeof (WebAssembly as unknown as { Suspending?: unknown }).Suspending === 'function' ? 'jspi' : 'default';
+}
+
+let gpuRuntime: Promise<Ort> | null = null;
+/** The runtime a backend's sessions use; the JSPI build is fetched at its first WebGPU session. */
+function runtimeFor(backend: Backend): Promise<Ort> {
+  if (backend === 'wasm') return Promise.resolve(ortDefault);
+  gpuRuntime ??= gpuBuild() === 'jspi' ? import('onnxruntime-web/jspi') : Promise.resolve(ortDefault);
+  return gpuRuntime;
+}
 
 export interface BackendProbe {
   webgpu: boolean;
@@ -63,17 +87,18 @@ export function setWasmThreads(n: number | null): void {
   threadsOverride = n;
 }
 
-let configured = false;
+const configured = new WeakSet<object>();
 let threadsInUse: number | null = null;
-/** The WASM thread count this worker's runtime started with (null before its first session). */
+/** The WASM thread count this worker's WASM runtime started with (null before its first WASM session). */
 export function wasmThreadsInUse(): number | null {
   return threadsInUse;
 }
 
-function configure(probe: BackendProbe): void {
-  if (configured) return;
-  configured = true;
-  threadsInUse = probe.wasmThreads;
+/** Settings each runtime reads when its WASM module starts, at its first session. */
+function configure(ort: Ort, probe: BackendProbe): void {
+  if (configured.has(ort.env)) return;
+  configured.add(ort.env);
+  if (ort === ortDefault) threadsInUse = probe.wasmThreads;
   ort.env.wasm.numThreads = probe.wasmThreads;
   ort.env.wasm.proxy = false; // we are already in a worker
   ort.env.logLevel = 'error';
@@ -83,7 +108,8 @@ function configure(probe: BackendProbe): void {
 /** The GPU device onnxruntime-web created, once a WebGPU session exists. */
 export async function webgpuDevice(): Promise<GPUDevice | null> {
   try {
-    return (await ort.env.webgpu.device) ?? null;
+    const ort = gpuRuntime ? await gpuRuntime : ortDefault;
+    return ((await ort.env.webgpu.device) as GPUDevice | undefined) ?? null;
   } catch {
     return null;
   }
@@ -143,10 +169,11 @@ export class EngineSession {
   readonly outputNames: readonly string[];
   /** Element type of each input, from the model's metadata (`float32`, `float16`, `int64`…). */
   readonly inputTypes: Record<string, string>;
-  private session: ort.InferenceSession | null;
+  private session: ortDefault.InferenceSession | null;
 
   private constructor(
-    session: ort.InferenceSession,
+    private readonly ort: Ort,
+    session: ortDefault.InferenceSession,
     backend: Backend,
     /** The model file, as named in messages and in `runtimeBusyMs`. */
     readonly label: string,
@@ -173,10 +200,11 @@ export class EngineSession {
     file: string,
     externalData?: readonly ExternalData[],
   ): Promise<EngineSession> {
-    configure(probe);
     if (backend === 'webgpu' && !probe.webgpu) {
       throw new WorkbenchError('backend-unavailable', 'WebGPU was requested but this browser has no WebGPU adapter.');
     }
+    const ort = await runtimeFor(backend);
+    configure(ort, probe);
     // On WASM the weights load as external data pointing into the file itself (core/onnx-external.ts), so
     // the heap, which never shrinks, does not also hold the file and its parsed copy while the session is
     // made.
@@ -191,7 +219,7 @@ export class EngineSession {
         // Node-placement notices are expected (shape ops run on CPU by design); keep real errors only.
         logSeverityLevel: 3,
       });
-      return new EngineSession(session, backend, file);
+      return new EngineSession(ort, session, backend, file);
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       // An operator this backend has no kernel for (or nobody does): name it and offer the other backend.
@@ -228,12 +256,12 @@ export class EngineSession {
     return (async () => {
       const s = this.session;
       if (!s) throw new WorkbenchError('internal', 'The session was disposed.');
-      const ortFeeds: Record<string, ort.Tensor> = {};
-      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+      const ortFeeds: Record<string, ortDefault.Tensor> = {};
+      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new this.ort.Tensor(t.type, t.data, t.dims);
       const g = this.backend === 'wasm' ? gate : null;
       const t0 = performance.now();
       g?.enter();
-      let res: ort.InferenceSession.ReturnType;
+      let res: ortDefault.InferenceSession.ReturnType;
       try {
         res = await s.run(ortFeeds, outputs);
       } finally {
