@@ -2,14 +2,16 @@
  * `npm run bench:compare`: this app against what a user would otherwise run, on the same machine, model
  * file and images, in one sitting, alternating per dataset:
  *   (a) ours — the app end to end in headless Chromium on WASM (folder → embeddings, Retrieval tab, no cache);
+ *       `--backend webgpu` runs (a), (c) and (d) on WebGPU instead ((b) stays on the CPU);
  *   (b) native — onnxruntime-node on the CPU, same ONNX file, same preprocessing (sharp decode + our
  *       Pillow-exact resize and normalization), same thread count;
  *   (c) ortweb — onnxruntime-web alone in the same browser (a module worker) on pre-made tensors;
  *   (d) transformersjs — @huggingface/transformers (CLIPVisionModelWithProjection + AutoProcessor, fp32,
  *       WASM) in the same browser on the same files: as a user runs it (onnxruntime-web's default
  *       thread count) and again with ours' thread count (`transformersjs-same-threads`).
- * Also, with `--sections`: `pool` (toy model on the Pets photos with 1, 2 and 4 decode workers),
- * `auto` (Auto's choice against each forced backend, fresh profile each) and `memory` (ours on
+ * Also, with `--sections`: `pool` (toy model on the Pets photos with 1, 2 and 4 decode workers, or
+ * `--pool-workers`), `auto` (Auto's choice against each forced backend, fresh profile each, on the toy model
+ * or `--auto-model`) and `memory` (ours on
  * `--memory-images` CIFAR-10 images: peak footprint and its growth across batches), `parity` ((c) on the
  * CIFAR-10 subset with each `--dtype`: cosine of each variant's image embeddings to fp32's) and `ep` ((c) with
  * each onnxruntime-web build — default (JSEP), `/webgpu` (native WebGPU EP), `/jspi`, `/wasm` — on WebGPU and WASM,
@@ -18,11 +20,13 @@
  * (a) and the `pool`, `auto` and `memory` sections drive the production build (`vite build`, served as users get it);
  * `--dev-server` drives the Vite dev server instead (unbundled modules with inline source maps: a bigger main-thread
  * heap). (c) and (d) run in pages of the dev server.
+ * Chromium is /usr/bin/chromium or CHROMIUM_PATH, with CHROMIUM_EXTRA_ARGS added to its flags (tests/helpers/browser.ts).
  * Prints a table and writes `--out` JSON with the raw figures and `ratios` (images/s of ours ÷ each peer's;
  * `q8_over_fp32`; `ep.over_default`).
  *
  *   npm run bench:compare -- [--model .cache/b32] [--cifar 200] [--pets 370] [--threads N] [--batch 8]
  *                            [--peers a,b,c,d] [--sections compare,pool,auto,memory,parity,ep] [--rounds 1]
+ *                            [--backend wasm|webgpu] [--pool-workers 1,2,4] [--auto-model DIR]
  *                            [--memory-images 2000] [--model-cached] [--dtype fp32[,q8,…]]
  *                            [--ep-model ../shared/models/toy-clip-cifar10] [--ep-images 48]
  *                            [--ep-bundles default,webgpu,jspi] [--ep-providers webgpu,wasm]
@@ -34,8 +38,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import * as ortNode from 'onnxruntime-node';
-import sharp from 'sharp';
 import { CHROMIUM_ARGS } from '../tests/helpers/browser';
 import { startAppServer } from '../tests/helpers/app-server';
 import { isBuildFresh } from '../tests/helpers/built-app';
@@ -65,6 +67,9 @@ const { values: opts } = parseArgs({
     'ep-images': { type: 'string', default: '48' },
     'ep-bundles': { type: 'string', default: 'default,webgpu,jspi' },
     'ep-providers': { type: 'string', default: 'webgpu,wasm' },
+    backend: { type: 'string', default: 'wasm' },
+    'pool-workers': { type: 'string', default: '1,2,4' },
+    'auto-model': { type: 'string' },
     out: { type: 'string', default: '.cache/bench-compare.json' },
   },
 });
@@ -76,6 +81,12 @@ if (!fs.existsSync(path.join(modelDir, 'onnx/vision_model.onnx'))) {
   );
   process.exit(2);
 }
+if (opts.backend !== 'wasm' && opts.backend !== 'webgpu') {
+  console.error(`bench:compare: --backend ${opts.backend} is not wasm or webgpu`);
+  process.exit(2);
+}
+/** Where (a), (c) and (d) of the compare section run. */
+const backend = opts.backend as 'wasm' | 'webgpu';
 const threads = Number(opts.threads);
 const batch = Number(opts.batch);
 const peers = new Set(opts.peers!.split(','));
@@ -496,6 +507,7 @@ async function ours(
         // is what the pipeline costs (or the runtime waiting for pixels).
         model_ms: Math.round(modelMs),
         backend: info.backend,
+        ort_build: info.backend === 'webgpu' ? info.gpuBuild : 'default',
         wasm_threads: (info.probe as { wasmThreads: number }).wasmThreads,
         backend_decision: info.backendDecision,
         decode_workers: decodeWorkers ?? null,
@@ -547,6 +559,9 @@ async function inBrowser<T = PeerTiming>(
 
 /** (b) onnxruntime-node: sharp decodes (EXIF applied), our Pillow-exact resize + normalization, batches. */
 async function native(d: Dataset): Promise<Measure> {
+  // Imported here: a machine that runs only the browser peers needs neither native module.
+  const ortNode = await import('onnxruntime-node');
+  const sharp = (await import('sharp')).default;
   const cfg = parsePreprocessConfig(
     JSON.parse(fs.readFileSync(path.join(modelDir, 'preprocessor_config.json'), 'utf8')) as Record<string, unknown>,
   );
@@ -661,19 +676,35 @@ async function main(): Promise<void> {
           // Weight variants alternate inside each dataset, so a slow spell of the machine hits both.
           for (const dt of dtypes)
             if (peers.has('a'))
-              log({ ...(await ours(ourMain.url, modelName, d, 'wasm', undefined, dt)), peer: tag('ours', dt) });
+              log({ ...(await ours(ourMain.url, modelName, d, backend, undefined, dt)), peer: tag('ours', dt) });
           if (peers.has('b')) log(await native(d));
           for (const dt of peers.has('c') ? dtypes : []) {
             const modelUrl = `${app.url}/models/${modelName}/${onnxPath('vision', dt)}`;
-            const t = await inBrowser(app.url, 'ortweb', { modelUrl, preprocessUrl, imageUrls: urls, threads, batch });
-            log({ peer: tag('ortweb', dt), dataset: d.name, ...t, extra: { prep_ms: t.prepMs, dtype: dt } });
+            const t = await inBrowser(app.url, 'ortweb', {
+              modelUrl,
+              preprocessUrl,
+              imageUrls: urls,
+              threads,
+              batch,
+              ep: backend,
+              // The build the app runs this backend with (on WebGPU, JSPI where the browser has it).
+              bundle: 'as-app',
+            });
+            log({
+              peer: tag('ortweb', dt),
+              dataset: d.name,
+              ...t,
+              extra: { prep_ms: t.prepMs, dtype: dt, ep: t.ep, bundle: t.bundle },
+            });
           }
           if (peers.has('d')) {
-            // As a user runs it (onnxruntime-web's default thread count), and with ours' thread count.
-            for (const [peer, th] of [
+            // As a user runs it (onnxruntime-web's default thread count), and with ours' thread count (on
+            // WASM only: on WebGPU the model does not run on those threads).
+            const runs = [
               ['transformersjs', null],
               ['transformersjs-same-threads', threads],
-            ] as const) {
+            ] as const;
+            for (const [peer, th] of backend === 'wasm' ? runs : runs.slice(0, 1)) {
               const t = await inBrowser(app.url, 'transformers', {
                 modelBase: `${app.url}/models/`,
                 id: modelName,
@@ -681,8 +712,14 @@ async function main(): Promise<void> {
                 threads: th,
                 batch,
                 wasmBase,
+                device: backend,
               });
-              log({ peer, dataset: d.name, ...t, extra: { prep_ms: t.prepMs, threads: t.threadsUsed } });
+              log({
+                peer,
+                dataset: d.name,
+                ...t,
+                extra: { prep_ms: t.prepMs, threads: t.threadsUsed, device: backend },
+              });
             }
           }
         }
@@ -726,6 +763,7 @@ async function main(): Promise<void> {
           threads,
           batch,
           keepEmbeddings: true,
+          ep: backend,
         });
         rows[dt] = t.embeddings!;
       }
@@ -769,24 +807,29 @@ async function main(): Promise<void> {
     }
     const toy = path.join(MODELS, 'toy-clip-cifar10');
     const pets = datasets[1]!;
-    if (sections.has('pool') || sections.has('auto')) {
+    if (sections.has('pool')) {
       // The toy model is served from the shared models folder by a second app server.
       const toyApp = await ourApp(MODELS);
       try {
-        if (sections.has('pool')) {
-          for (const n of [1, 2, 4]) {
-            const m = await ours(toyApp.url, path.basename(toy), pets, 'wasm', n);
-            log({ ...m, peer: `ours-decode-${n}` });
-          }
-        }
-        if (sections.has('auto')) {
-          for (const be of ['auto', 'wasm', 'webgpu']) {
-            const m = await ours(toyApp.url, path.basename(toy), pets, be);
-            log({ ...m, peer: `ours-${be}` });
-          }
+        for (const n of opts['pool-workers']!.split(',').map(Number)) {
+          const m = await ours(toyApp.url, path.basename(toy), pets, 'wasm', n);
+          log({ ...m, peer: `ours-decode-${n}` });
         }
       } finally {
         await toyApp.close();
+      }
+    }
+    if (sections.has('auto')) {
+      // Auto's choice against each forced backend, each in a fresh profile (Auto times both there).
+      const autoDir = path.resolve(opts['auto-model'] ?? toy);
+      const autoApp = await ourApp(path.dirname(autoDir));
+      try {
+        for (const be of ['auto', 'wasm', 'webgpu']) {
+          const m = await ours(autoApp.url, path.basename(autoDir), pets, be);
+          log({ ...m, peer: `ours-${be}` });
+        }
+      } finally {
+        await autoApp.close();
       }
     }
   } finally {
@@ -834,6 +877,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, load_avg: os.loadavg() },
     model: modelDir,
+    backend,
     threads,
     batch,
     measures,

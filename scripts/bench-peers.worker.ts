@@ -8,6 +8,7 @@ import { env, AutoProcessor, CLIPVisionModelWithProjection, RawImage } from '@hu
 import { decodeImage } from '../src/data/image-decode';
 import { outputSize, parsePreprocessConfig, preprocessRgb } from '../src/core/preprocess';
 import { concatArrays } from '../src/core/vector';
+import { gpuBuild } from '../src/engine/ort-engine';
 
 /**
  * onnxruntime-web's builds: `default` (`onnxruntime-web`, what the app imports: WebGPU through JSEP, the
@@ -24,8 +25,8 @@ interface OrtWebArgs {
   imageUrls: string[];
   threads: number;
   batch: number;
-  /** Default `default`. */
-  bundle?: OrtBundle;
+  /** Default `default`. `as-app`: the build the app runs `ep` with (ort-engine.ts `gpuBuild`). */
+  bundle?: OrtBundle | 'as-app';
   /** Default `wasm`. */
   ep?: 'wasm' | 'webgpu';
   /** Return the embeddings (n×dim, as the model gives them) for a parity check. */
@@ -49,6 +50,8 @@ interface TransformersArgs {
   threads: number | null;
   batch: number;
   wasmBase: string;
+  /** Default `wasm`. */
+  device?: 'wasm' | 'webgpu';
 }
 
 export interface PeerTiming {
@@ -73,8 +76,9 @@ export interface PeerTiming {
 
 /** (c) The runtime's own limit: the same ONNX file and thread count, tensors made beforehand. */
 async function ortweb(a: OrtWebArgs): Promise<PeerTiming> {
-  const bundle = a.bundle ?? 'default';
   const ep = a.ep ?? 'wasm';
+  const bundle: OrtBundle =
+    a.bundle === 'as-app' ? (ep === 'webgpu' ? gpuBuild() : 'default') : (a.bundle ?? 'default');
   const ort = await importOrt(bundle);
   ort.env.wasm.numThreads = a.threads;
   ort.env.wasm.proxy = false;
@@ -122,7 +126,7 @@ async function ortweb(a: OrtWebArgs): Promise<PeerTiming> {
   return { images, ms, imagesPerSec: (images * 1000) / ms, inferMs: ms, loadMs, prepMs, bundle, ep, embeddings };
 }
 
-/** (d) The peer a user would pick: CLIPVisionModelWithProjection + AutoProcessor, fp32 on WASM. */
+/** (d) The peer a user would pick: CLIPVisionModelWithProjection + AutoProcessor, fp32 on WASM (or WebGPU). */
 async function transformers(a: TransformersArgs): Promise<PeerTiming> {
   env.allowRemoteModels = false;
   env.allowLocalModels = true;
@@ -139,7 +143,10 @@ async function transformers(a: TransformersArgs): Promise<PeerTiming> {
   }
   const tl = performance.now();
   const processor = await AutoProcessor.from_pretrained(a.id);
-  const model = await CLIPVisionModelWithProjection.from_pretrained(a.id, { device: 'wasm', dtype: 'fp32' });
+  const model = await CLIPVisionModelWithProjection.from_pretrained(a.id, {
+    device: a.device ?? 'wasm',
+    dtype: 'fp32',
+  });
   // The same warm-up as (c).
   await model(await processor(await RawImage.read(a.imageUrls[0]!)));
   const loadMs = performance.now() - tl;

@@ -8,6 +8,8 @@ export const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
   '--disable-quic',
+  // More, space-separated, for a machine whose GPU needs them (e.g. `--use-angle=gl-egl` headless on NVIDIA).
+  ...(process.env.CHROMIUM_EXTRA_ARGS ?? '').split(/\s+/).filter(Boolean),
 ];
 
 const LAUNCH = {
