@@ -669,6 +669,17 @@ async function main(): Promise<void> {
   try {
     const preprocessUrl = `${app.url}/models/${modelName}/preprocessor_config.json`;
     const wasmBase = '/node_modules/@huggingface/transformers/node_modules/onnxruntime-web/dist/';
+    /** (c) on `urls` with one weight variant, on the compare section's backend and the build the app runs it with. */
+    const ortwebArgs = (dt: Dtype, urls: string[]) => ({
+      modelUrl: `${app.url}/models/${modelName}/${onnxPath('vision', dt)}`,
+      preprocessUrl,
+      imageUrls: urls,
+      threads,
+      batch,
+      ep: backend,
+      // On WebGPU, JSPI where the browser has it (ort-engine.ts `gpuBuild`).
+      bundle: 'as-app' as const,
+    });
     if (sections.has('compare')) {
       for (let r = 0; r < Number(opts.rounds); r++) {
         for (const d of datasets) {
@@ -679,17 +690,7 @@ async function main(): Promise<void> {
               log({ ...(await ours(ourMain.url, modelName, d, backend, undefined, dt)), peer: tag('ours', dt) });
           if (peers.has('b')) log(await native(d));
           for (const dt of peers.has('c') ? dtypes : []) {
-            const modelUrl = `${app.url}/models/${modelName}/${onnxPath('vision', dt)}`;
-            const t = await inBrowser(app.url, 'ortweb', {
-              modelUrl,
-              preprocessUrl,
-              imageUrls: urls,
-              threads,
-              batch,
-              ep: backend,
-              // The build the app runs this backend with (on WebGPU, JSPI where the browser has it).
-              bundle: 'as-app',
-            });
+            const t = await inBrowser(app.url, 'ortweb', ortwebArgs(dt, urls));
             log({
               peer: tag('ortweb', dt),
               dataset: d.name,
@@ -755,16 +756,7 @@ async function main(): Promise<void> {
       const urls = d.files.map((f) => `${images.url}/${d.dir.split('/').pop()}/${f}`);
       const rows: Partial<Record<Dtype, number[]>> = {};
       for (const dt of dtypes.includes('fp32') ? dtypes : ['fp32' as Dtype, ...dtypes]) {
-        const modelUrl = `${app.url}/models/${modelName}/${onnxPath('vision', dt)}`;
-        const t = await inBrowser(app.url, 'ortweb', {
-          modelUrl,
-          preprocessUrl,
-          imageUrls: urls,
-          threads,
-          batch,
-          keepEmbeddings: true,
-          ep: backend,
-        });
+        const t = await inBrowser(app.url, 'ortweb', { ...ortwebArgs(dt, urls), keepEmbeddings: true });
         rows[dt] = t.embeddings!;
       }
       const dim = rows.fp32!.length / d.files.length;
