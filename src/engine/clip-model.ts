@@ -42,15 +42,7 @@ import {
   type HostTensor,
 } from './ort-engine';
 import { chooseBackend, type BackendDecision } from './backend-choice';
-import {
-  chooseDtype,
-  fetchTower,
-  pickOutput,
-  releaseTower,
-  toFloat32,
-  type DtypeChoice,
-  type TowerFiles,
-} from './tower-files';
+import { chooseDtype, fetchTower, pickOutput, releaseTower, toFloat32, type DtypeChoice } from './tower-files';
 import { TextTower, probeTextDim, textFeeds } from './text-tower';
 
 export type BackendChoice = 'auto' | Backend;
@@ -110,8 +102,8 @@ export class ClipModel {
   /** On WASM without a session until the first text after the load (text-tower.ts). */
   readonly text: TextTower;
   private vision: EngineSession;
-  private textBytes: TowerFiles | null;
-  private visionBytes: TowerFiles | null;
+  /** The vision tower's file and its hash, to read it again for the WASM rebuild after a GPU loss. */
+  private readonly visionFile: { files: ModelFiles; path: string; hash: string };
   private outputs: { text: readonly string[]; vision: readonly string[] };
   private deviceLost = false;
   /** The lost device's own message (or reason), for the notice. */
@@ -125,8 +117,8 @@ export class ClipModel {
     tokenizer: ClipTokenizer,
     preprocess: PreprocessConfig,
     sessions: { text: EngineSession | null; vision: EngineSession },
-    bytes: { text: TowerFiles; vision: TowerFiles },
-    text: { files: ModelFiles; hash: string },
+    text: { files: ModelFiles; path: string; hash: string },
+    vision: { files: ModelFiles; path: string; hash: string },
     outputs: { text: readonly string[]; vision: readonly string[] },
     onNotice: NoticeFn,
   ) {
@@ -136,15 +128,13 @@ export class ClipModel {
     this.preprocess = preprocess;
     this.text = new TextTower(
       text.files,
-      bytes.text.path,
+      text.path,
       text.hash,
       () => ({ backend: this.info.backend, probe: this.info.probe }),
       sessions.text,
     );
     this.vision = sessions.vision;
-    // Kept only for a WebGPU model, so it can be rebuilt on WASM if the device is lost.
-    this.textBytes = info.backend === 'webgpu' ? bytes.text : null;
-    this.visionBytes = info.backend === 'webgpu' ? bytes.vision : null;
+    this.visionFile = vision;
     this.onNotice = onNotice;
   }
 
@@ -269,10 +259,13 @@ export class ClipModel {
       for (const e of f.externalData) sizes[`onnx/${e.path}`] = e.data.byteLength;
       if (signal?.aborted) throw cancelledError();
       const fileHash = await hashParts([f.bytes, ...f.externalData.map((e) => e.data)]);
-      const session = await EngineSession.create(f.bytes, backend, probe, f.path, f.externalData);
-      // A WebGPU model keeps its bytes, to rebuild on WASM if the device is lost.
-      if (backend === 'wasm') releaseTower(f);
-      return { files: f, fileHash, session };
+      try {
+        const session = await EngineSession.create(f.bytes, backend, probe, f.path, f.externalData);
+        return { path: f.path, fileHash, session };
+      } finally {
+        // Not kept on WebGPU either (B/32: 600 MB): the WASM rebuild after a GPU loss reads the files again.
+        releaseTower(f);
+      }
     };
     // On WASM the text tower loads first, is probed once for its embedding size and closed again: an image
     // run never needs it, and the heap, which never shrinks, would hold its weights beside the vision
@@ -280,14 +273,15 @@ export class ClipModel {
     // again at the first text (TextTower.get), into a heap that already holds the vision tower: the layout
     // of loading vision first, whose load leaves room the smaller text tower largely fits in (B/32 fp32:
     // heap 689–693 MiB vision first, 807–809 MiB text first with both kept; onnxruntime-web in Node).
-    // On WebGPU both stay, vision first: the WASM fallback after a device loss needs them.
+    // On WebGPU both sessions stay (vision first); their files do not: after a device loss the WASM rebuild
+    // reads them again from the picked folder or the download cache, as the text tower does on WASM.
     let textDim: number | undefined;
     let t: Awaited<ReturnType<typeof load>>;
     let v: Awaited<ReturnType<typeof load>>;
     if (backend === 'wasm') {
       t = await load('text');
       try {
-        textDim = await probeTextDim(t.session, tokenizer, rules.outputs.text, t.files.path);
+        textDim = await probeTextDim(t.session, tokenizer, rules.outputs.text, t.path);
       } finally {
         await t.session.dispose();
       }
@@ -349,8 +343,8 @@ export class ClipModel {
       tokenizer,
       pre,
       { text: backend === 'wasm' ? null : t.session, vision: v.session },
-      { text: t.files, vision: v.files },
-      { files, hash: t.fileHash },
+      { files, path: t.path, hash: t.fileHash },
+      { files, path: v.path, hash: v.fileHash },
       rules.outputs,
       onNotice,
     );
@@ -410,26 +404,32 @@ export class ClipModel {
     return this.fallback;
   }
 
+  /**
+   * The vision tower on WASM from its file, read again (the picked folder or the download cache) and checked
+   * against the load's hash; the text tower's WebGPU session is dropped, and TextTower makes its WASM one
+   * from its file at the next text, as on a WASM load.
+   */
   private async rebuildOnWasm(why: string): Promise<void> {
-    if (!this.textBytes || !this.visionBytes) throw new WorkbenchError('internal', why);
-    const probe = this.info.probe;
-    const t = this.textBytes;
-    const v = this.visionBytes;
-    const vision = await EngineSession.create(v.bytes, 'wasm', probe, v.path, v.externalData);
-    const text = await EngineSession.create(t.bytes, 'wasm', probe, t.path, t.externalData).catch(
-      async (e: unknown) => {
-        await vision.dispose().catch(() => undefined);
-        throw e;
-      },
-    );
-    this.text.replace(text);
+    const { files, path, hash } = this.visionFile;
+    const f = await fetchTower(files, path, () => {});
+    let vision: EngineSession;
+    try {
+      if ((await hashParts([f.bytes, ...f.externalData.map((e) => e.data)])) !== hash) {
+        throw new WorkbenchError(
+          'model-file-corrupt',
+          `The GPU device was lost (${why}), and ${path} is no longer the file the model was loaded with, so ` +
+            'the model cannot go on on WASM: load it again.',
+          path,
+        );
+      }
+      vision = await EngineSession.create(f.bytes, 'wasm', this.info.probe, f.path, f.externalData);
+    } finally {
+      releaseTower(f);
+    }
+    this.info = { ...this.info, backend: 'wasm' };
+    await this.text.drop();
     this.vision.dispose().catch(() => undefined);
     this.vision = vision;
-    this.textBytes = null;
-    this.visionBytes = null;
-    releaseTower(t);
-    releaseTower(v);
-    this.info = { ...this.info, backend: 'wasm' };
     this.onNotice(`The GPU device was lost (${why}); the run continues on WASM (CPU), more slowly.`);
   }
 

@@ -64,10 +64,15 @@ export class TextTower {
     return this.loading;
   }
 
-  /** Put another session in place (the WASM rebuild after a GPU loss), closing the old one. */
-  replace(session: EngineSession): void {
-    this.session?.dispose().catch(() => undefined);
-    this.session = session;
+  /**
+   * Close the session (the WASM rebuild after a GPU loss): the next text makes one on the backend the model
+   * now reports, from the file.
+   */
+  async drop(): Promise<void> {
+    await this.loading?.catch(() => undefined);
+    const s = this.session;
+    this.session = null;
+    s?.dispose().catch(() => undefined);
   }
 
   async dispose(): Promise<void> {

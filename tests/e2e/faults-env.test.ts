@@ -4,7 +4,7 @@
  * going (the run stops saying why; the next run uses the new model); two tabs on one database while
  * a third upgrades its schema (the open tab steps aside and reopens; a tab of the older app opens the
  * newer database); the WebGPU device lost mid-run (the run switches to WASM and completes; embeddings
- * made after the switch are cached under WASM). Quota exceeded and reload mid-run are in
+ * made after the switch are cached under WASM; the text tower is made again on WASM from its file). Quota exceeded and reload mid-run are in
  * cache-resume.test.ts.
  */
 import fs from 'node:fs';
@@ -203,5 +203,10 @@ test('WebGPU device lost mid-run: switches to WASM, completes, caches later embe
   expect(onGpu).toBeGreaterThanOrEqual(32);
   expect(onWasm).toBeGreaterThan(0);
   expect(onGpu + onWasm).toBe(N);
+  // The text tower's WebGPU session went with the device; its WASM one is made from the file at the next text.
+  expect(await page.evaluate(() => window.zsw.engine.textTower())).toEqual({ resident: false, loadMs: [] });
+  const dim = await page.evaluate(async () => (await window.zsw.engine.embedTexts(['a photo of a cat'])).length);
+  expect(dim).toBe(await page.evaluate(() => window.zsw.engine.info!.embeddingDim));
+  expect((await page.evaluate(() => window.zsw.engine.textTower()))?.resident).toBe(true);
   await context.close();
 }, 600_000);

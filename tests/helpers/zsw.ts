@@ -30,6 +30,7 @@ export interface ZswHandle {
     encodeCounts(): Promise<{ images: number; texts: number }>;
     runtimeMs(): Promise<Record<string, number>>;
     textTower(): Promise<{ resident: boolean; loadMs: number[] } | null>;
+    embedTexts(texts: string[]): Promise<Float32Array>;
     scoring: {
       kind: string;
       scale: number | null;
