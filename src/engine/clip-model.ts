@@ -418,7 +418,7 @@ export class ClipModel {
         throw new WorkbenchError(
           'model-file-corrupt',
           `The GPU device was lost (${why}), and ${path} is no longer the file the model was loaded with, so ` +
-            'the model cannot go on on WASM: load it again.',
+            'the model cannot continue on WASM: load it again.',
           path,
         );
       }

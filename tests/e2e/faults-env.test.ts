@@ -4,8 +4,8 @@
  * going (the run stops saying why; the next run uses the new model); two tabs on one database while
  * a third upgrades its schema (the open tab steps aside and reopens; a tab of the older app opens the
  * newer database); the WebGPU device lost mid-run (the run switches to WASM and completes; embeddings
- * made after the switch are cached under WASM; the text tower is made again on WASM from its file). Quota exceeded and reload mid-run are in
- * cache-resume.test.ts.
+ * made after the switch are cached under WASM; the text tower is made again on WASM from its file). Quota
+ * exceeded and reload mid-run are in cache-resume.test.ts.
  */
 import fs from 'node:fs';
 import os from 'node:os';
