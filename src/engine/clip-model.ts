@@ -7,14 +7,7 @@
 import { createClipTokenizer, type ClipTokenizer } from '../core/tokenize';
 import { parsePreprocessConfig, outputSize, type PreprocessConfig } from '../core/preprocess';
 import { parseModelConfig, type ModelConfig } from '../core/model-config';
-import {
-  describeRules,
-  detectFamily,
-  resolveScoring,
-  type FamilyId,
-  type Scoring,
-  type TokenRule,
-} from '../core/model-family';
+import { describeRules, detectFamily, resolveScoring } from '../core/model-family';
 import { RESAMPLE_NAMES } from '../core/pil-resize';
 import { normalizeRows } from '../core/vector';
 import { float32ToHalf } from '../core/float16';
@@ -31,69 +24,14 @@ import {
   type DtypeOption,
   type Tower,
 } from '../data/model-files';
-import {
-  EngineSession,
-  probeBackends,
-  webgpuDevice,
-  gpuBuild,
-  type OrtBuild,
-  type Backend,
-  type BackendProbe,
-  type HostTensor,
-} from './ort-engine';
-import { chooseBackend, type BackendDecision } from './backend-choice';
-import { chooseDtype, fetchTower, pickOutput, releaseTower, toFloat32, type DtypeChoice } from './tower-files';
+import { EngineSession, probeBackends, webgpuDevice, gpuBuild, type HostTensor } from './ort-engine';
+import { chooseBackend } from './backend-choice';
+import { chooseDtype, fetchTower, pickOutput, releaseTower, toFloat32 } from './tower-files';
 import { TextTower, probeTextDim, textFeeds } from './text-tower';
 
-export type BackendChoice = 'auto' | Backend;
-export type { DtypeChoice } from './tower-files';
+import type { LoadOptions, ModelInfo, NoticeFn } from './model-info';
 
-export interface LoadOptions {
-  backend: BackendChoice;
-  dtype: DtypeChoice;
-  /** Auto's earlier timings, by fingerprint + device (the page keeps them; see backend-choice.ts). */
-  remembered?: Record<string, BackendDecision>;
-  /** Time the backends again even when a decision is remembered. */
-  remeasure?: boolean;
-}
-
-/** What the UI shows and results record about a loaded model. */
-export interface ModelInfo {
-  id: string;
-  origin: string;
-  backend: Backend;
-  dtype: Dtype;
-  availableDtypes: Dtype[];
-  embeddingDim: number;
-  /** The family whose rules were applied, why, and whether the app had to guess (unknown model_type). */
-  family: { id: FamilyId; label: string; reason: string; flagged: boolean; rules: string };
-  /** How cosines become probabilities, with the scalars and where they came from (before user edits). */
-  scoring: Scoring;
-  /** The text tokenization actually applied. */
-  tokenization: { padTo: TokenRule['padTo']; padId: number; describe: string };
-  /** Softmax scale when known (CLIP-style), NaN otherwise; kept for older readers. */
-  logitScale: number;
-  logitScaleSource: string;
-  contextLength: number;
-  imageSize: { width: number; height: number };
-  /** Preprocessing as read from preprocessor_config.json (recorded in run manifests). */
-  preprocess: PreprocessConfig;
-  probe: BackendProbe;
-  /** The onnxruntime-web build WebGPU sessions run on in this browser (ort-engine.ts `gpuBuild`). */
-  gpuBuild: OrtBuild;
-  /** How the backend was chosen, with both backends' timings when Auto measured them. */
-  backendDecision: BackendDecision;
-  /** Files read, with their size in bytes. */
-  files: Record<string, number>;
-  /**
-   * Cache keys of the towers (xxHash128): vision = encoder file + preprocessor_config.json; text =
-   * encoder file + tokenizer files + context length. Equal fingerprints give equal embeddings.
-   */
-  fingerprints: { vision: string; text: string };
-}
-
-/** Called when something the user should know happens mid-run (e.g. the GPU was lost). */
-export type NoticeFn = (message: string) => void;
+export type { BackendChoice, DtypeChoice, LoadOptions, ModelInfo, NoticeFn } from './model-info';
 
 export class ClipModel {
   info: ModelInfo;
