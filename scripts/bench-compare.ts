@@ -507,7 +507,7 @@ async function ours(
         // is what the pipeline costs (or the runtime waiting for pixels).
         model_ms: Math.round(modelMs),
         backend: info.backend,
-        ort_build: info.backend === 'webgpu' ? info.gpuBuild : 'default',
+        ort_build: info.backend === 'webgpu' ? info.gpuBuild : 'wasm',
         wasm_threads: (info.probe as { wasmThreads: number }).wasmThreads,
         backend_decision: info.backendDecision,
         decode_workers: decodeWorkers ?? null,
@@ -677,7 +677,7 @@ async function main(): Promise<void> {
       threads,
       batch,
       ep: backend,
-      // On WebGPU, JSPI where the browser has it (ort-engine.ts `gpuBuild`).
+      // `/wasm` on WASM; on WebGPU, JSPI where the browser has it (ort-engine.ts `runtimeFor`).
       bundle: 'as-app' as const,
     });
     if (sections.has('compare')) {

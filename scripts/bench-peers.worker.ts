@@ -25,7 +25,7 @@ interface OrtWebArgs {
   imageUrls: string[];
   threads: number;
   batch: number;
-  /** Default `default`. `as-app`: the build the app runs `ep` with (ort-engine.ts `gpuBuild`). */
+  /** Default `default`. `as-app`: the build the app runs `ep` with (ort-engine.ts `runtimeFor`). */
   bundle?: OrtBundle | 'as-app';
   /** Default `wasm`. */
   ep?: 'wasm' | 'webgpu';
@@ -77,8 +77,7 @@ export interface PeerTiming {
 /** (c) The runtime's own limit: the same ONNX file and thread count, tensors made beforehand. */
 async function ortweb(a: OrtWebArgs): Promise<PeerTiming> {
   const ep = a.ep ?? 'wasm';
-  const bundle: OrtBundle =
-    a.bundle === 'as-app' ? (ep === 'webgpu' ? gpuBuild() : 'default') : (a.bundle ?? 'default');
+  const bundle: OrtBundle = a.bundle === 'as-app' ? (ep === 'webgpu' ? gpuBuild() : 'wasm') : (a.bundle ?? 'default');
   const ort = await importOrt(bundle);
   ort.env.wasm.numThreads = a.threads;
   ort.env.wasm.proxy = false;

@@ -7,13 +7,13 @@
  * choice per (vision-file fingerprint, device) so later loads skip the timing. WebGPU's trial stops as
  * soon as it has clearly lost, so a software adapter costs seconds, not minutes.
  *
- * At most two runtimes of the default build start for the trials: the model worker's own (WASM at its thread
- * count, timed where it will run) and one trial worker's (WASM at the other count); the trial worker then times
- * WebGPU on the build WebGPU sessions use (ort-engine.ts `gpuBuild`: JSPI where the browser has it). Measured in
- * headless Chromium 156 (scripts in the bench): a third start of the same runtime's WASM module in one
- * renderer sets V8 compiling it in the background for about 30 s of one core (40 CPU-seconds with the
- * toy model, after a load that took 8 s), whether the earlier workers were alive or not; two starts
- * cost nothing extra. With a runtime per thread count plus one for WebGPU, Auto ran at 0.57× forced WASM
+ * At most two runtimes of the WASM build (ort-engine.ts `runtimeFor`) start for the trials: the model
+ * worker's own (WASM at its thread count, timed where it will run) and one trial worker's (WASM at the
+ * other count); the trial worker then times WebGPU on the build WebGPU sessions use (`gpuBuild`: JSPI where
+ * the browser has it). Measured in headless Chromium 156 (scripts in the bench): a third start of the
+ * same runtime's WASM module in one renderer sets V8 compiling it in the background for about 30 s of one
+ * core (40 CPU-seconds with the toy model, after a load that took 8 s), whether the earlier workers were
+ * alive or not; two starts cost nothing extra. With a runtime per thread count plus one for WebGPU, Auto ran at 0.57× forced WASM
  * right after its load.
  */
 import * as Comlink from 'comlink';

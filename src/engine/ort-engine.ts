@@ -3,34 +3,45 @@
  * execution provider (onnxruntime-web silently drops unavailable providers, so we never pass a list
  * and hope), serializes `run()` per session, and releases sessions on dispose.
  */
-import * as ortDefault from 'onnxruntime-web';
+import type * as ortTypes from 'onnxruntime-web';
 import { WorkbenchError } from '../data/errors';
 import { RuntimeGate } from './runtime-gate';
 import { externalizeWeights } from '../core/onnx-external';
 
 export type Backend = 'webgpu' | 'wasm';
 
-type Ort = typeof ortDefault;
-/** onnxruntime-web's builds this app runs: the default bundle (WebGPU through JSEP) and `/jspi`. */
-export type OrtBuild = 'default' | 'jspi';
+type Ort = typeof ortTypes;
+/**
+ * onnxruntime-web's builds this app runs: `/wasm` (CPU only) for WASM sessions; for WebGPU sessions `/jspi`,
+ * or the default bundle (WebGPU through JSEP) where the browser has no JSPI.
+ */
+export type OrtBuild = 'wasm' | 'default' | 'jspi';
 
 /**
  * The build that runs WebGPU sessions: `onnxruntime-web/jspi` (the native C++ WebGPU execution provider,
  * with JS Promise Integration) where the browser has `WebAssembly.Suspending`, else the default bundle
  * (WebGPU through JSEP, the JavaScript kernels). Measured on an NVIDIA H200 in headless Chromium 156
  * (B/32-shaped model, 200 CIFAR-10 images, `bench:compare --sections ep`, 4 Dec 2026): JSPI 519, `/webgpu`
- * (the same provider with Asyncify) 462, default 360 images/s. WASM sessions keep the default bundle: on the
- * CPU the builds are within a few per cent of each other on the B/32-shaped model (README, Benchmarks).
+ * (the same provider with Asyncify) 462, default 360 images/s.
  */
-export function gpuBuild(): OrtBuild {
+export function gpuBuild(): 'default' | 'jspi' {
   return typeof (WebAssembly as unknown as { Suspending?: unknown }).Suspending === 'function' ? 'jspi' : 'default';
 }
 
+/**
+ * WASM sessions run on `onnxruntime-web/wasm`: the same CPU kernels as the other builds without the
+ * WebGPU glue, and without the Asyncify instrumentation the default bundle's WASM carries (14.2 against
+ * 28.3 MB). In headless Chromium 156 on 2 cores (4 Dec 2026, `npm run bench`, WASM, alternating with the
+ * default bundle, README Benchmarks): the toy model's load 4.1–5.0 against 6.6–7.1 s, 109–117 against
+ * 92–103 images/s, peak 703–713 against 757–764 MB; the B/32-shaped model's load 19.8–19.9 against
+ * 27.2–28.1 s, 5.26–5.43 against 4.67–4.81 images/s.
+ */
+let wasmRuntime: Promise<Ort> | null = null;
 let gpuRuntime: Promise<Ort> | null = null;
-/** The runtime a backend's sessions use; the JSPI build is fetched at its first WebGPU session. */
+/** The runtime a backend's sessions use, fetched at that backend's first session in this worker. */
 function runtimeFor(backend: Backend): Promise<Ort> {
-  if (backend === 'wasm') return Promise.resolve(ortDefault);
-  gpuRuntime ??= gpuBuild() === 'jspi' ? import('onnxruntime-web/jspi') : Promise.resolve(ortDefault);
+  if (backend === 'wasm') return (wasmRuntime ??= import('onnxruntime-web/wasm'));
+  gpuRuntime ??= gpuBuild() === 'jspi' ? import('onnxruntime-web/jspi') : import('onnxruntime-web');
   return gpuRuntime;
 }
 
@@ -95,20 +106,21 @@ export function wasmThreadsInUse(): number | null {
 }
 
 /** Settings each runtime reads when its WASM module starts, at its first session. */
-function configure(ort: Ort, probe: BackendProbe): void {
+function configure(ort: Ort, backend: Backend, probe: BackendProbe): void {
   if (configured.has(ort.env)) return;
   configured.add(ort.env);
-  if (ort === ortDefault) threadsInUse = probe.wasmThreads;
+  if (backend === 'wasm') threadsInUse = probe.wasmThreads;
   ort.env.wasm.numThreads = probe.wasmThreads;
   ort.env.wasm.proxy = false; // we are already in a worker
   ort.env.logLevel = 'error';
-  if (gpuAdapter) ort.env.webgpu.adapter = gpuAdapter;
+  if (backend === 'webgpu' && gpuAdapter) ort.env.webgpu.adapter = gpuAdapter;
 }
 
 /** The GPU device onnxruntime-web created, once a WebGPU session exists. */
 export async function webgpuDevice(): Promise<GPUDevice | null> {
   try {
-    const ort = gpuRuntime ? await gpuRuntime : ortDefault;
+    if (!gpuRuntime) return null;
+    const ort = await gpuRuntime;
     return ((await ort.env.webgpu.device) as GPUDevice | undefined) ?? null;
   } catch {
     return null;
@@ -169,11 +181,11 @@ export class EngineSession {
   readonly outputNames: readonly string[];
   /** Element type of each input, from the model's metadata (`float32`, `float16`, `int64`…). */
   readonly inputTypes: Record<string, string>;
-  private session: ortDefault.InferenceSession | null;
+  private session: ortTypes.InferenceSession | null;
 
   private constructor(
     private readonly ort: Ort,
-    session: ortDefault.InferenceSession,
+    session: ortTypes.InferenceSession,
     backend: Backend,
     /** The model file, as named in messages and in `runtimeBusyMs`. */
     readonly label: string,
@@ -204,7 +216,7 @@ export class EngineSession {
       throw new WorkbenchError('backend-unavailable', 'WebGPU was requested but this browser has no WebGPU adapter.');
     }
     const ort = await runtimeFor(backend);
-    configure(ort, probe);
+    configure(ort, backend, probe);
     // On WASM the weights load as external data pointing into the file itself (core/onnx-external.ts), so
     // the heap, which never shrinks, does not also hold the file and its parsed copy while the session is
     // made.
@@ -256,12 +268,12 @@ export class EngineSession {
     return (async () => {
       const s = this.session;
       if (!s) throw new WorkbenchError('internal', 'The session was disposed.');
-      const ortFeeds: Record<string, ortDefault.Tensor> = {};
+      const ortFeeds: Record<string, ortTypes.Tensor> = {};
       for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new this.ort.Tensor(t.type, t.data, t.dims);
       const g = this.backend === 'wasm' ? gate : null;
       const t0 = performance.now();
       g?.enter();
-      let res: ortDefault.InferenceSession.ReturnType;
+      let res: ortTypes.InferenceSession.ReturnType;
       try {
         res = await s.run(ortFeeds, outputs);
       } finally {
