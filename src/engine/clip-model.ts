@@ -122,10 +122,19 @@ export class ClipModel {
     }
     const sizes: Record<string, number> = {};
     const json: Record<string, Record<string, unknown>> = {};
-    for (const f of REQUIRED_JSON) json[f] = await files.json(f, signal);
-    const tokCfg = (await files.has('tokenizer_config.json')) ? await files.json('tokenizer_config.json', signal) : {};
-
-    const available = await ClipModel.availableDtypes(files);
+    // Every small file and existence check at once (one round trip to the host instead of five in a row),
+    // awaited in order so that a missing config.json is still the error a wrong id reports.
+    const requests = {
+      required: REQUIRED_JSON.map((f) => files.json(f, signal)),
+      tokCfg: files
+        .has('tokenizer_config.json')
+        .then((has) => (has ? files.json('tokenizer_config.json', signal) : {})),
+      available: ClipModel.availableDtypes(files),
+    };
+    for (const p of [...requests.required, requests.tokCfg, requests.available]) void p.catch(() => undefined);
+    for (const [i, f] of REQUIRED_JSON.entries()) json[f] = await requests.required[i]!;
+    const tokCfg = await requests.tokCfg;
+    const available = await requests.available;
     if (available.length === 0 && (await files.has(COMBINED_ONNX))) {
       throw new WorkbenchError(
         'model-file-missing',
