@@ -13,8 +13,8 @@
  * the browser has it). Measured in headless Chromium 156 (scripts in the bench): a third start of the
  * same runtime's WASM module in one renderer sets V8 compiling it in the background for about 30 s of one
  * core (40 CPU-seconds with the toy model, after a load that took 8 s), whether the earlier workers were
- * alive or not; two starts cost nothing extra. With a runtime per thread count plus one for WebGPU, Auto ran at 0.57× forced WASM
- * right after its load.
+ * alive or not; two starts cost nothing extra. With a runtime per thread count plus one for WebGPU, Auto
+ * ran at 0.57× forced WASM right after its load.
  */
 import * as Comlink from 'comlink';
 import { hashParts } from '../data/content-hash';

@@ -32,7 +32,7 @@ export function gpuBuild(): 'default' | 'jspi' {
  * WASM sessions run on `onnxruntime-web/wasm`: the same CPU kernels as the other builds without the
  * WebGPU glue, and without the Asyncify instrumentation the default bundle's WASM carries (14.2 against
  * 28.3 MB). In headless Chromium 156 on 2 cores (4 Dec 2026, `npm run bench`, WASM, alternating with the
- * default bundle, README Benchmarks): the toy model's load 4.1–5.0 against 6.6–7.1 s, 109–117 against
+ * default bundle; README, Backends): the toy model's load 4.1–5.0 against 6.6–7.1 s, 109–117 against
  * 92–103 images/s, peak 703–713 against 757–764 MB; the B/32-shaped model's load 19.8–19.9 against
  * 27.2–28.1 s, 5.26–5.43 against 4.67–4.81 images/s.
  */
