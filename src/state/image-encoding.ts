@@ -11,7 +11,7 @@ import { imageNotes } from '../data/image-decode';
 import * as Comlink from 'comlink';
 import { WorkbenchError, cancelledError, describeError } from '../data/errors';
 import type { EmbedProgress, RowsRef, StreamProgress } from '../../workers/clip-api';
-import { DecodePool } from './decode-pool';
+import { DecodePool, poolSize } from './decode-pool';
 import { gateDecoding } from '../engine/runtime-gate';
 import type { EngineState } from './engine.svelte';
 import { nextStreamId, type EmbeddingCache, type ImageLookup } from './embedding-cache.svelte';
@@ -246,8 +246,9 @@ async function encodeRound(
     const jobs = todo.map((i, seq) => ({ run, seq, name: paths[i]!, blob: blobs[i]! }));
     const decoders = decodePool(engine);
     const { backend, probe } = engine.info!;
-    const gated = gateDecoding(backend, probe.wasmThreads, decoders.size, probe.cores);
-    await decoders.dispatch(jobs, engine.info!.preprocess, engine.resizeMode, admit, stop.signal, gated);
+    const lanes = poolSize(backend);
+    const gated = gateDecoding(backend, probe.wasmThreads, lanes, probe.cores);
+    await decoders.dispatch(jobs, engine.info!.preprocess, engine.resizeMode, admit, stop.signal, lanes, gated);
     await embedding;
   } finally {
     signal.removeEventListener('abort', onAbort);
