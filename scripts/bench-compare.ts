@@ -2,7 +2,8 @@
  * `npm run bench:compare`: this app against what a user would otherwise run, on the same machine, model
  * file and images, in one sitting, alternating per dataset:
  *   (a) ours — the app end to end in headless Chromium on WASM (folder → embeddings, Retrieval tab, no cache);
- *       `--backend webgpu` runs (a), (c) and (d) on WebGPU instead ((b) stays on the CPU);
+ *       `--backend webgpu` runs (a), (c) and (d) on WebGPU instead ((b) stays on the CPU), and `--gpu-batch 16,8`
+ *       runs (a) once per WebGPU batch size instead of at the app's own (peers `ours-batch16`, …);
  *   (b) native — onnxruntime-node on the CPU, same ONNX file, same preprocessing (sharp decode + our
  *       Pillow-exact resize and normalization), same thread count;
  *   (c) ortweb — onnxruntime-web alone in the same browser (a module worker) on pre-made tensors;
@@ -26,7 +27,7 @@
  *
  *   npm run bench:compare -- [--model .cache/b32] [--cifar 200] [--pets 370] [--threads N] [--batch 8]
  *                            [--peers a,b,c,d] [--sections compare,pool,auto,memory,parity,ep] [--rounds 1]
- *                            [--backend wasm|webgpu] [--pool-workers 1,2,4] [--auto-model DIR]
+ *                            [--backend wasm|webgpu] [--gpu-batch 16,8] [--pool-workers 1,2,4] [--auto-model DIR]
  *                            [--memory-images 2000] [--model-cached] [--dtype fp32[,q8,…]]
  *                            [--ep-model ../shared/models/toy-clip-cifar10] [--ep-images 48]
  *                            [--ep-bundles default,webgpu,jspi] [--ep-providers webgpu,wasm]
@@ -70,6 +71,7 @@ const { values: opts } = parseArgs({
     backend: { type: 'string', default: 'wasm' },
     'pool-workers': { type: 'string', default: '1,2,4' },
     'auto-model': { type: 'string' },
+    'gpu-batch': { type: 'string' },
     out: { type: 'string', default: '.cache/bench-compare.json' },
   },
 });
@@ -92,6 +94,8 @@ const batch = Number(opts.batch);
 const peers = new Set(opts.peers!.split(','));
 const sections = new Set(opts.sections!.split(','));
 const dtypes = opts.dtype!.split(',') as Dtype[];
+/** (a) on WebGPU once per `--gpu-batch` size (the page's ?gpuBatch=N), alternating; else at the app's own. */
+const gpuBatches: (number | undefined)[] = opts['gpu-batch'] ? opts['gpu-batch'].split(',').map(Number) : [undefined];
 for (const dt of dtypes) {
   if (!DTYPES.includes(dt)) {
     console.error(`bench:compare: --dtype ${dt} is not one of ${DTYPES.join(', ')}`);
@@ -399,6 +403,7 @@ async function ours(
   backend: string,
   decodeWorkers?: number,
   dtype: Dtype = 'fp32',
+  gpuBatch?: number,
 ): Promise<Measure> {
   const b = await launch();
   try {
@@ -427,7 +432,7 @@ async function ours(
     }
     const page = await b.browser.newPage();
     await page.addInitScript(LONG_TASKS);
-    const q = decodeWorkers ? `&decodeWorkers=${decodeWorkers}` : '';
+    const q = (decodeWorkers ? `&decodeWorkers=${decodeWorkers}` : '') + (gpuBatch ? `&gpuBatch=${gpuBatch}` : '');
     // Generous: a cold Vite dev server on a loaded 2-core machine took 90 s to serve the page.
     page.setDefaultTimeout(900_000);
     await page.goto(`${appUrl}/?mode=retrieve${q}`, { timeout: 900_000 });
@@ -511,6 +516,7 @@ async function ours(
         wasm_threads: (info.probe as { wasmThreads: number }).wasmThreads,
         backend_decision: info.backendDecision,
         decode_workers: decodeWorkers ?? null,
+        image_batch: (info.imageBatch as Record<string, number>)[info.backend as string],
         dtype: info.dtype,
       },
     };
@@ -686,8 +692,12 @@ async function main(): Promise<void> {
           const urls = d.files.map((f) => `${images.url}/${d.dir.split('/').pop()}/${f}`);
           // Weight variants alternate inside each dataset, so a slow spell of the machine hits both.
           for (const dt of dtypes)
-            if (peers.has('a'))
-              log({ ...(await ours(ourMain.url, modelName, d, backend, undefined, dt)), peer: tag('ours', dt) });
+            for (const gb of gpuBatches)
+              if (peers.has('a'))
+                log({
+                  ...(await ours(ourMain.url, modelName, d, backend, undefined, dt, gb)),
+                  peer: tag(gb ? `ours-batch${gb}` : 'ours', dt),
+                });
           if (peers.has('b')) log(await native(d));
           for (const dt of peers.has('c') ? dtypes : []) {
             const t = await inBrowser(app.url, 'ortweb', ortwebArgs(dt, urls));
@@ -858,6 +868,14 @@ async function main(): Promise<void> {
           },
         ]),
     ),
+    // `--gpu-batch`: (a) at each WebGPU batch size over (c).
+    ...(opts['gpu-batch']
+      ? {
+          ours_by_gpu_batch_over_ortweb: Object.fromEntries(
+            gpuBatches.map((gb) => [String(gb), rate(`ours-batch${gb}`) / rate('ortweb')]),
+          ),
+        }
+      : {}),
     per_dataset: {
       ours_over_native: perDataset('ours', 'native'),
       ours_over_ortweb: perDataset('ours', 'ortweb'),

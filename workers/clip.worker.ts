@@ -60,9 +60,9 @@ function checkCancelled(signal: AbortSignal): void {
   if (signal.aborted) throw signal.reason instanceof WorkbenchError ? signal.reason : cancelledError();
 }
 
-/** Images per inference call: bigger on the GPU, where per-call overhead dominates. */
+/** Images per inference call on the backend the model now runs (a GPU loss moves it to WASM). */
 function imageBatchSize(m: ClipModel): number {
-  return m.info.backend === 'webgpu' ? 16 : 8;
+  return m.info.imageBatch[m.info.backend];
 }
 
 const api = {

@@ -25,7 +25,7 @@ import {
   type Tower,
 } from '../data/model-files';
 import { EngineSession, probeBackends, webgpuDevice, gpuBuild, type HostTensor } from './ort-engine';
-import { chooseBackend } from './backend-choice';
+import { chooseBackend, timedGpuBatch, TRIAL_BATCH } from './backend-choice';
 import { chooseDtype, fetchTower, pickOutput, releaseTower, toFloat32 } from './tower-files';
 import { TextTower, probeTextDim, textFeeds } from './text-tower';
 
@@ -271,6 +271,10 @@ export class ClipModel {
       probe,
       gpuBuild: gpuBuild(),
       backendDecision,
+      imageBatch: {
+        webgpu: opts.webgpuBatch ?? timedGpuBatch(backendDecision) ?? TRIAL_BATCH.webgpu,
+        wasm: TRIAL_BATCH.wasm,
+      },
       files: sizes,
       fingerprints: {
         vision: await hashParts(['vision', v.fileHash, JSON.stringify(json['preprocessor_config.json'])]),

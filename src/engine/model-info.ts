@@ -19,6 +19,8 @@ export interface LoadOptions {
   remembered?: Record<string, BackendDecision>;
   /** Time the backends again even when a decision is remembered. */
   remeasure?: boolean;
+  /** Images per WebGPU batch, instead of Auto's timed size (the page's `?gpuBatch=N`: the bench's comparison). */
+  webgpuBatch?: number;
 }
 
 /** What the UI shows and results record about a loaded model. */
@@ -47,6 +49,12 @@ export interface ModelInfo {
   gpuBuild: OrtBuild;
   /** How the backend was chosen, with both backends' timings when Auto measured them. */
   backendDecision: BackendDecision;
+  /**
+   * Images per inference call on each backend (the model worker runs `imageBatch[backend]`). WebGPU: the
+   * size asked for (`LoadOptions.webgpuBatch`), else the faster per image of those Auto timed, else 16
+   * (backend-choice.ts WEBGPU_BATCHES); WASM: 8.
+   */
+  imageBatch: Record<Backend, number>;
   /** Files read, with their size in bytes. */
   files: Record<string, number>;
   /**

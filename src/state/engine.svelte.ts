@@ -29,6 +29,15 @@ function loadUserScalars(): UserScalars {
   }
 }
 
+/**
+ * `?gpuBatch=N` in the page URL: images per WebGPU batch instead of Auto's timed size (the bench compares
+ * sizes end to end with it). Undefined when absent or not a whole number from 1 to 64.
+ */
+function gpuBatchFromUrl(): number | undefined {
+  const n = Number(new URLSearchParams(globalThis.location?.search ?? '').get('gpuBatch'));
+  return Number.isInteger(n) && n >= 1 && n <= 64 ? n : undefined;
+}
+
 export type EngineStatus = 'idle' | 'loading' | 'ready' | 'error';
 
 export interface ServedModel {
@@ -167,7 +176,7 @@ export class EngineState {
     try {
       this.info = await this.api.load(
         source,
-        { backend, dtype, remembered: rememberedDecisions(), remeasure },
+        { backend, dtype, remembered: rememberedDecisions(), remeasure, webgpuBatch: gpuBatchFromUrl() },
         Comlink.proxy(onProgress),
         Comlink.proxy((m: string) => this.notify(m)),
       );

@@ -37,7 +37,14 @@ interface Decision {
   wasmThreads: number;
   timings: Record<
     'webgpu' | 'wasm',
-    { imagesPerSec: number; warmMs: number | null; timedOutAfterMs?: number; threads?: number } | null
+    {
+      imagesPerSec: number;
+      warmMs: number | null;
+      batch: number;
+      batches?: { batch: number; warmMs: number | null }[];
+      timedOutAfterMs?: number;
+      threads?: number;
+    } | null
   >;
 }
 
@@ -46,13 +53,13 @@ async function decision(): Promise<Decision> {
 }
 
 /** A fresh browser on the same profile, with the app open: a new page load that keeps localStorage. */
-async function openBrowser(): Promise<void> {
+async function openBrowser(query = ''): Promise<void> {
   expect(errors ?? []).toEqual([]);
   await context?.close();
   context = await launchPersistent(profile);
   page = context.pages()[0] ?? (await context.newPage());
   errors = watchErrors(page);
-  await page.goto(`${server.url}/?mode=classify`);
+  await page.goto(`${server.url}/?mode=classify${query}`);
   await page.waitForFunction(() => 'zsw' in window);
 }
 
@@ -68,7 +75,7 @@ afterAll(async () => {
   fs.rmSync(profile, { recursive: true, force: true });
 });
 
-const source = () => urlSource(`${server.url}/models/toy-clip-cifar10/`, 'server', 'toy-clip-cifar10');
+const source = (name = 'toy-clip-cifar10') => urlSource(`${server.url}/models/${name}/`, 'server', name);
 
 test(
   'Auto times WebGPU and WASM, takes the faster, shows both, and remembers it per model and device',
@@ -128,4 +135,53 @@ test('a forced backend is taken without timing', async () => {
   expect(await page.evaluate((s) => window.zsw.engine.load(s, 'wasm', 'auto'), source())).toBe(true);
   const d = await decision();
   expect(d).toMatchObject({ backend: 'wasm', how: 'forced' });
+});
+
+test('the WebGPU batch follows the timing: Auto’s faster size, ?gpuBatch=N, else 16', async () => {
+  // SwiftShader never finishes WebGPU's trial within its limits here (tests/browser/backend-trial.test.ts
+  // times the sizes without limits), so the figures of a WebGPU win are written into the remembered
+  // decision, as a GPU's trial would have left them.
+  await openBrowser();
+  await page.evaluate(() => localStorage.clear());
+  const tiny = source('tiny-random-clip');
+  expect(await page.evaluate((s) => window.zsw.engine.load(s, 'auto', 'auto'), tiny)).toBe(true);
+  expect((await decision()).how).toBe('measured');
+  await page.evaluate(() => {
+    const key = 'zsw-backend-choice-v1';
+    const all = JSON.parse(localStorage.getItem(key)!) as Record<string, Record<string, unknown>>;
+    for (const d of Object.values(all)) {
+      d.backend = 'webgpu';
+      d.timings = {
+        ...(d.timings as object),
+        webgpu: {
+          coldMs: 900,
+          warmMs: 40,
+          batch: 8,
+          imagesPerSec: 200,
+          batches: [
+            { batch: 16, warmMs: 100 },
+            { batch: 8, warmMs: 40 },
+          ],
+        },
+      };
+    }
+    localStorage.setItem(key, JSON.stringify(all));
+  });
+  await openBrowser();
+  expect(await page.evaluate((s) => window.zsw.engine.load(s, 'auto', 'auto'), tiny)).toBe(true);
+  expect(await decision()).toMatchObject({ how: 'remembered', backend: 'webgpu' });
+  expect(await page.evaluate(() => window.zsw.engine.info!.imageBatch)).toEqual({ webgpu: 8, wasm: 8 });
+  await expect.poll(() => page.getByTestId('backend').textContent()).toMatch(/WebGPU.*batches\s+of 8/s);
+  expect(await page.getByTestId('timing-webgpu').textContent()).toContain(
+    '200.0 images/s warm · cold 0.90 s (batch 8, the faster per image; batch 16: 160.0 images/s)',
+  );
+
+  // Forced WebGPU has no timing: the first size timed, 16, or the page's ?gpuBatch=N.
+  expect(await page.evaluate((s) => window.zsw.engine.load(s, 'webgpu', 'auto'), tiny)).toBe(true);
+  expect(await page.evaluate(() => window.zsw.engine.info!.imageBatch)).toEqual({ webgpu: 16, wasm: 8 });
+  await openBrowser('&gpuBatch=4');
+  expect(await page.evaluate((s) => window.zsw.engine.load(s, 'webgpu', 'auto'), tiny)).toBe(true);
+  expect(await page.evaluate(() => window.zsw.engine.info!.imageBatch)).toEqual({ webgpu: 4, wasm: 8 });
+  await expect.poll(() => page.getByTestId('backend').textContent()).toMatch(/WebGPU.*batches\s+of 4/s);
+  expect(errors).toEqual([]);
 });

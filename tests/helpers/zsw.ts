@@ -23,7 +23,13 @@ export interface ZswHandle {
     status: string;
     error: UserError | null;
     resizeMode: 'pil' | 'browser';
-    info: { backend: string; dtype: string; embeddingDim: number; probe: { wasmThreads: number } } | null;
+    info: {
+      backend: string;
+      dtype: string;
+      embeddingDim: number;
+      probe: { wasmThreads: number };
+      imageBatch: Record<'webgpu' | 'wasm', number>;
+    } | null;
     notices: string[];
     load(source: ModelSource, backend: string, dtype: string, remeasure?: boolean): Promise<boolean>;
     loseDeviceForTesting(): Promise<boolean>;

@@ -1,0 +1,69 @@
+/**
+ * Auto's timing of one backend (src/engine/backend-choice.ts `timeBackend`, in its trial worker), driven
+ * directly in Chromium with tiny-random-clip and no time limits: WebGPU (SwiftShader here) is timed at each
+ * batch size of WEBGPU_BATCHES and its figure is the faster per image; WASM at its one size. With a limit
+ * the first size cannot meet, the trial reports when it stopped. The figures themselves are SwiftShader's
+ * and say nothing about a GPU; what is checked is what the trial reports and how it chooses.
+ */
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, watchErrors } from '../helpers/browser';
+import { startAppServer } from '../helpers/app-server';
+import type { BackendTiming, TrialLimits } from '../../src/engine/backend-choice';
+
+let browser: Browser;
+let app: Awaited<ReturnType<typeof startAppServer>>;
+let page: Page;
+let errors: string[];
+
+beforeAll(async () => {
+  [browser, app] = await Promise.all([launchChromium(), startAppServer()]);
+  page = await browser.newPage();
+  errors = watchErrors(page);
+  await page.goto(`${app.url}/tests/browser/harness.html`);
+  await page.waitForFunction(() => window.harness?.ready === true);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.server.close();
+});
+
+function time(backend: 'webgpu' | 'wasm', limits: TrialLimits): Promise<BackendTiming> {
+  return page.evaluate(
+    async ({ url, backend, limits }) => {
+      const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+      const trial = window.harness.trialWorker();
+      return trial.time({ path: 'onnx/vision_model.onnx', bytes }, backend, { width: 224, height: 224 }, limits);
+    },
+    { url: `${app.url}/models/tiny-random-clip/onnx/vision_model.onnx`, backend, limits },
+  );
+}
+
+const NO_LIMIT: TrialLimits = { coldMs: Infinity, warmMsPerImage: Infinity };
+
+test('WebGPU is timed at 16 and 8 images per batch, and its figure is the faster per image', async () => {
+  const t = await time('webgpu', NO_LIMIT);
+  console.log(`tiny-random-clip, WebGPU (SwiftShader), ms per warm batch: ${JSON.stringify(t.batches)}`);
+  expect(t.timedOutAfterMs).toBeUndefined();
+  expect(t.coldMs).toBeGreaterThan(0);
+  expect(t.batches!.map((b) => b.batch)).toEqual([16, 8]);
+  for (const b of t.batches!) expect(b.warmMs).toBeGreaterThan(0);
+  const perImage = t.batches!.map((b) => b.warmMs! / b.batch);
+  const best = t.batches![perImage.indexOf(Math.min(...perImage))]!;
+  expect(t).toMatchObject({ batch: best.batch, warmMs: best.warmMs });
+  expect(t.imagesPerSec).toBeCloseTo((best.batch * 1000) / best.warmMs!, 6);
+  expect(errors).toEqual([]);
+});
+
+test('WASM is timed at its one size; a warm batch past its limit ends the trial, saying when', async () => {
+  const wasm = await time('wasm', NO_LIMIT);
+  expect(wasm).toMatchObject({ batch: 8 });
+  expect(wasm.batches).toBeUndefined();
+  expect(wasm.imagesPerSec).toBeGreaterThan(0);
+
+  const lost = await time('webgpu', { coldMs: Infinity, warmMsPerImage: 1e-3 });
+  expect(lost).toMatchObject({ batch: 16, imagesPerSec: 0, warmMs: null });
+  expect(lost.timedOutAfterMs).toBeGreaterThanOrEqual(lost.coldMs);
+  expect(errors).toEqual([]);
+});
