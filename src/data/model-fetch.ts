@@ -47,6 +47,37 @@ class CutOff extends Error {
 /** The body was longer than its length (a compressed download whose encoding was not exposed). */
 class LongerThanLength extends Error {}
 
+/** No bytes came for `stallMs` (see CACHE_STALL_MS). */
+class Stalled extends Error {}
+
+/**
+ * How long a read of a cached model file may go without a byte before the copy is given up and the file
+ * downloaded again. In headless Chromium 156.0.8078.114 a read of a Cache Storage body now and then never
+ * settled: the second read of the vision tower in the model worker (the load reads it after Auto has hashed
+ * it) hung in 5 of about 33 rounds of the backend-choice test's load sequence (Auto, a remembered load in a
+ * reopened browser, re-timing, a forced load), through `response.body` and `response.blob().stream()`
+ * alike, with the page's service worker running (none in 8 rounds with it blocked). With this limit in
+ * place no read stalled in 16 rounds: the timer, which holds the reader, may be what keeps the read alive
+ * (a read held only by its own pending promise can be collected), but that is not settled. A healthy read
+ * of a cached file delivers its first MB in milliseconds.
+ */
+const CACHE_STALL_MS = 10_000;
+
+/** A read that rejects with Stalled when nothing comes within `ms` (the reader is cancelled, not awaited). */
+function readWithin<T>(read: Promise<T>, ms: number, cancel: () => Promise<void>): Promise<T> {
+  if (!Number.isFinite(ms)) return read;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cancel().catch(() => undefined);
+      reject(new Stalled(`no bytes for ${ms / 1000} s`));
+    }, ms);
+    read.then(
+      (v) => (clearTimeout(timer), resolve(v)),
+      (e: unknown) => (clearTimeout(timer), reject(e instanceof Error ? e : new Error(String(e)))),
+    );
+  });
+}
+
 /**
  * `body` read from `offset` on, reporting the bytes so far: into `sink` when it is a buffer (then through one
  * 1 MB buffer the reader fills again and again, a BYOB reader, copied into `sink`: the browser never wraps
@@ -63,6 +94,7 @@ async function readBody(
   total: number | null = null,
   report: (loaded: number) => void = () => {},
   signal?: AbortSignal,
+  stallMs = Infinity,
 ): Promise<number | null> {
   const into = sink instanceof Uint8Array ? sink : null;
   let reader: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array>;
@@ -81,11 +113,16 @@ async function readBody(
     }
     let step: ReadableStreamReadResult<Uint8Array>;
     try {
-      step = into
-        ? await (reader as ReadableStreamBYOBReader).read(new Uint8Array(staging))
-        : await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+      step = await readWithin(
+        into
+          ? (reader as ReadableStreamBYOBReader).read(new Uint8Array(staging))
+          : (reader as ReadableStreamDefaultReader<Uint8Array>).read(),
+        stallMs,
+        () => reader.cancel(),
+      );
     } catch (e) {
       if (signal?.aborted) throw cancelledError();
+      if (e instanceof Stalled) throw e;
       throw new CutOff(loaded, e instanceof Error ? e.message : String(e));
     }
     if (step.done) break;
@@ -115,14 +152,18 @@ async function readBody(
  * whose buffer the browser has wrapped: the model worker sits idle after a load, and a B/32 pair's 580 MB
  * stayed resident through a whole run). Through a BYOB reader with its `size` known, else joined from the chunks.
  */
-async function ownBytes(body: ReadableStream<Uint8Array> | null, size?: number): Promise<Uint8Array<ArrayBuffer>> {
+async function ownBytes(
+  body: ReadableStream<Uint8Array> | null,
+  size?: number,
+  stallMs = Infinity,
+): Promise<Uint8Array<ArrayBuffer>> {
   if (!body) return new Uint8Array(0);
   if (size !== undefined && size > 0) {
     const out = new Uint8Array(size);
-    if ((await readBody(body, out)) !== null) return out;
+    if ((await readBody(body, out, 0, null, undefined, undefined, stallMs)) !== null) return out;
   }
   const chunks: Uint8Array[] = [];
-  await readBody(body, chunks, 0, size ?? null);
+  await readBody(body, chunks, 0, size ?? null, undefined, undefined, stallMs);
   return concatArrays(chunks, (n) => new Uint8Array(n));
 }
 
@@ -154,13 +195,16 @@ export class ModelFiles {
   private cache: Promise<Cache | null> | null = null;
   /** SHA-256 of each file `bytes()` returned, when made with `digest` (for run manifests). */
   private digests: Map<string, string> | null;
+  /** CACHE_STALL_MS, or another limit (tests). */
+  private readonly stallMs: number;
 
   /**
    * `digest`: hash each file as `bytes()` returns it (~0.9 s per 350 MB), so `sha256()` never reads a
    * model file again after the load (re-reading a B/32 pair from the cache took 20 s and 1.4 GB).
    */
-  constructor(source: ModelSource, opts: { digest?: boolean } = {}) {
+  constructor(source: ModelSource, opts: { digest?: boolean; stallMs?: number } = {}) {
     this.source = source;
+    this.stallMs = opts.stallMs ?? CACHE_STALL_MS;
     this.digests = opts.digest ? new Map() : null;
   }
 
@@ -250,9 +294,11 @@ export class ModelFiles {
     const hit = cache ? await cache.match(url) : undefined;
     if (hit?.ok) {
       const size = Number(hit.headers.get('content-length')) || undefined;
-      const buf = await ownBytes(hit.body, size).catch(async () => {
-        // A cached copy that is not the size it was stored with: drop it and download the file again.
-        await cache!.delete(url).catch(() => undefined);
+      const buf = await ownBytes(hit.body, size, this.stallMs).catch(async (e: unknown) => {
+        // A cached copy that stalled (CACHE_STALL_MS), or that is not the size it was stored with: drop it and
+        // download the file (the next load stores it again). The stalled read's cache is not waited on.
+        const dropped = cache!.delete(url).catch(() => undefined);
+        if (!(e instanceof Stalled)) await dropped;
         return null;
       });
       if (!buf) return this.read(path, onProgress, signal, true);
