@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, watchErrors } from '../helpers/browser';
+import { launchChromium, openHarness } from '../helpers/browser';
 import { startAppServer } from '../helpers/app-server';
 import type { BackendTiming, TrialLimits } from '../../src/engine/backend-choice';
 
@@ -18,10 +18,7 @@ let errors: string[];
 
 beforeAll(async () => {
   [browser, app] = await Promise.all([launchChromium(), startAppServer()]);
-  page = await browser.newPage();
-  errors = watchErrors(page);
-  await page.goto(`${app.url}/tests/browser/harness.html`);
-  await page.waitForFunction(() => window.harness?.ready === true);
+  ({ page, errors } = await openHarness(browser, app.url));
 });
 
 afterAll(async () => {

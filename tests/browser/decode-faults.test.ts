@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../helpers/browser';
+import { launchChromium, openHarness } from '../helpers/browser';
 import { startAppServer } from '../helpers/app-server';
 
 let browser: Browser;
@@ -14,9 +14,7 @@ let page: Page;
 
 beforeAll(async () => {
   [browser, app] = await Promise.all([launchChromium(), startAppServer()]);
-  page = await browser.newPage();
-  await page.goto(`${app.url}/tests/browser/harness.html`);
-  await page.waitForFunction(() => window.harness?.ready === true);
+  ({ page } = await openHarness(browser, app.url));
   await page.evaluate(async (base) => {
     const h = window.harness;
     await h.api.load(

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, watchErrors } from '../helpers/browser';
+import { launchChromium, openHarness } from '../helpers/browser';
 import { startAppServer } from '../helpers/app-server';
 import { startHubServer, type LocalServer } from '../helpers/hub-server';
 import { MODELS, DATASETS } from '../helpers/paths';
@@ -51,13 +51,7 @@ afterAll(async () => {
 
 const textTower = (page: Page) => page.evaluate(async () => (await window.harness.api.encodeCounts()).textTower);
 
-async function openHarness(): Promise<{ page: Page; errors: string[] }> {
-  const page = await browser.newPage();
-  const errors = watchErrors(page);
-  await page.goto(`${app.url}/tests/browser/harness.html`);
-  await page.waitForFunction(() => window.harness?.ready === true);
-  return { page, errors };
-}
+const harness = () => openHarness(browser, app.url);
 
 for (const backend of ['wasm', 'webgpu'] as const) {
   describe(`toy-clip-cifar10 on ${backend}`, () => {
@@ -65,7 +59,7 @@ for (const backend of ['wasm', 'webgpu'] as const) {
     let errors: string[];
 
     beforeAll(async () => {
-      ({ page, errors } = await openHarness());
+      ({ page, errors } = await harness());
     });
 
     test('loads with the requested backend and reports it', async () => {
@@ -161,7 +155,7 @@ for (const backend of ['wasm', 'webgpu'] as const) {
 
 describe('a text tower read again after the load', () => {
   test('is refused, naming the file, when it is not the file the load read (here: another model in the cache)', async () => {
-    const { page } = await openHarness();
+    const { page } = await harness();
     const r = await page.evaluate(
       async ({ base, other, img, cacheName }) => {
         const h = window.harness;
@@ -209,7 +203,7 @@ describe('tiny-random-clip (plumbing) agrees with onnxruntime-node', () => {
     const { normalizeRows } = await import('../../src/core/vector');
     const dir = path.join(MODELS, 'tiny-random-clip');
     const read = (f: string) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Record<string, unknown>;
-    const { page } = await openHarness();
+    const { page } = await harness();
     const file = 'cifar10/dev/cat/' + fs.readdirSync(path.join(DATASETS, 'cifar10/dev/cat'))[0];
     const texts = ['a photo of a cat.', 'a diagram', 'two dogs playing in the snow'];
     const web = await page.evaluate(

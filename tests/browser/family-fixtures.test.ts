@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, watchErrors } from '../helpers/browser';
+import { launchChromium, openHarness } from '../helpers/browser';
 import { startAppServer } from '../helpers/app-server';
 import { startHubServer, type LocalServer } from '../helpers/hub-server';
 import { DATASETS, REPO } from '../helpers/paths';
@@ -35,10 +35,7 @@ beforeAll(async () => {
     startAppServer(FIXTURES),
     startHubServer(FIXTURES, DATASETS),
   ]);
-  page = await browser.newPage();
-  errors = watchErrors(page);
-  await page.goto(`${app.url}/tests/browser/harness.html`);
-  await page.waitForFunction(() => window.harness?.ready === true);
+  ({ page, errors } = await openHarness(browser, app.url));
 });
 
 afterAll(async () => {

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, watchErrors } from '../helpers/browser';
+import { launchChromium, openHarness } from '../helpers/browser';
 import { startAppServer } from '../helpers/app-server';
 import { startHubServer, type LocalServer } from '../helpers/hub-server';
 import { MODELS, DATASETS } from '../helpers/paths';
@@ -66,10 +66,7 @@ for (const c of CASES) {
     let errors: string[];
 
     beforeAll(async () => {
-      page = await browser.newPage();
-      errors = watchErrors(page);
-      await page.goto(`${app.url}/tests/browser/harness.html`);
-      await page.waitForFunction(() => window.harness?.ready === true);
+      ({ page, errors } = await openHarness(browser, app.url));
     });
 
     test('loads with the family rules applied', async () => {

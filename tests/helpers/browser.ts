@@ -37,6 +37,18 @@ export function watchErrors(page: Page): string[] {
   return errors;
 }
 
+/**
+ * A new page on the test harness (tests/browser/harness.html, served by the Vite dev server at `appUrl`),
+ * ready: `window.harness` drives the model worker directly. Its console errors are collected.
+ */
+export async function openHarness(browser: Browser, appUrl: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage();
+  const errors = watchErrors(page);
+  await page.goto(`${appUrl}/tests/browser/harness.html`);
+  await page.waitForFunction(() => (window as { harness?: { ready?: boolean } }).harness?.ready === true);
+  return { page, errors };
+}
+
 /** Float32Array data the main thread received in messages from workers and ports (see `countMainThreadFloats`). */
 export interface MainThreadFloats {
   bytes: number;
