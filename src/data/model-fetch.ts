@@ -7,6 +7,7 @@ import { createSHA256 } from 'hash-wasm';
 import { WorkbenchError, cancelledError } from './errors';
 import { type ModelSource, EXPECTED_FILES_TEXT } from './model-files';
 import { concatArrays } from '../core/vector';
+import { within } from '../core/within';
 
 export const MODEL_CACHE_NAME = 'zsw-model-files-v1';
 
@@ -64,18 +65,11 @@ class Stalled extends Error {}
 const CACHE_STALL_MS = 10_000;
 
 /** A read that rejects with Stalled when nothing comes within `ms` (the reader is cancelled, not awaited). */
-function readWithin<T>(read: Promise<T>, ms: number, cancel: () => Promise<void>): Promise<T> {
-  if (!Number.isFinite(ms)) return read;
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      cancel().catch(() => undefined);
-      reject(new Stalled(`no bytes for ${ms / 1000} s`));
-    }, ms);
-    read.then(
-      (v) => (clearTimeout(timer), resolve(v)),
-      (e: unknown) => (clearTimeout(timer), reject(e instanceof Error ? e : new Error(String(e)))),
-    );
-  });
+async function readWithin<T extends object>(read: Promise<T>, ms: number, cancel: () => Promise<void>): Promise<T> {
+  const step = await within(read, ms);
+  if (step !== null) return step;
+  cancel().catch(() => undefined);
+  throw new Stalled(`no bytes for ${ms / 1000} s`);
 }
 
 /**

@@ -20,6 +20,7 @@ import * as Comlink from 'comlink';
 import { hashParts } from '../data/content-hash';
 import { cancelledError } from '../data/errors';
 import { float32ToHalf } from '../core/float16';
+import { within } from '../core/within';
 import {
   EngineSession,
   setWasmThreads,
@@ -127,18 +128,6 @@ function trialPixels(n: number, width: number, height: number): Float32Array {
   const out = new Float32Array(n * 3 * plane);
   for (let i = 0; i < out.length; i++) out[i] = ((i % plane) / plane) * 2 - 1 + (Math.floor(i / plane) % 3) * 0.1;
   return out;
-}
-
-/** Resolve with `p`, or with null once `ms` pass (p keeps running; its result is dropped). */
-function within<T>(p: Promise<T>, ms: number): Promise<T | null> {
-  if (!Number.isFinite(ms)) return p;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => resolve(null), Math.max(0, ms));
-    p.then(
-      (v) => (clearTimeout(timer), resolve(v)),
-      (e: unknown) => (clearTimeout(timer), reject(e instanceof Error ? e : new Error(String(e)))),
-    );
-  });
 }
 
 /** How long a trial may take before it has lost (Infinity: no limit). */
