@@ -143,31 +143,40 @@ export interface Window {
 }
 
 /**
- * Horizontal pass over source rows `[y0, y1)`, output columns `win.left … + win.width` of `outWidth`.
- * Every output pixel depends only on its own coefficients, so a window is bit-identical to the same
- * pixels of the full pass.
+ * Horizontal pass over source rows `[y0, y1)`, output columns `win.left … + win.width` of `outWidth`, keeping
+ * the first `outChannels` channels (an RGBA source gives RGB when 3: its alpha dropped, as PIL's
+ * `convert("RGB")` does, without a copy first). Every output pixel depends only on its own coefficients, so a
+ * window is bit-identical to the same pixels of the full pass.
  */
-function resizeHorizontal(src: Image8, outWidth: number, filter: number, win: Window, y0: number, y1: number): Image8 {
+function resizeHorizontal(
+  src: Image8,
+  outWidth: number,
+  filter: number,
+  win: Window,
+  y0: number,
+  y1: number,
+  outChannels: number,
+): Image8 {
   const { width, channels } = src;
   const data = src.data;
   const c = precomputeCoefficients(width, outWidth, filter);
   const { start, count, weights, ksize } = c;
   const w = win.width;
-  const out = new Uint8Array(w * (y1 - y0) * channels);
+  const out = new Uint8Array(w * (y1 - y0) * outChannels);
   const half = ONE >> 1;
   for (let y = y0; y < y1; y++) {
     const row = y * width * channels;
-    let o = (y - y0) * w * channels;
+    let o = (y - y0) * w * outChannels;
     for (let xx = win.left; xx < win.left + w; xx++) {
       const xmin = start[xx]!;
       const n = count[xx]!;
       const kOff = xx * ksize;
-      if (channels === 3) {
+      if (outChannels === 3) {
         let r = half;
         let g = half;
         let b = half;
-        let s = row + xmin * 3;
-        for (let x = 0; x < n; x++, s += 3) {
+        let s = row + xmin * channels;
+        for (let x = 0; x < n; x++, s += channels) {
           const k = weights[kOff + x]!;
           r += data[s]! * k;
           g += data[s + 1]! * k;
@@ -177,7 +186,7 @@ function resizeHorizontal(src: Image8, outWidth: number, filter: number, win: Wi
         out[o++] = clip8(g);
         out[o++] = clip8(b);
       } else {
-        for (let ch = 0; ch < channels; ch++) {
+        for (let ch = 0; ch < outChannels; ch++) {
           let acc = half;
           for (let x = 0; x < n; x++) acc += data[row + (xmin + x) * channels + ch]! * weights[kOff + x]!;
           out[o++] = clip8(acc);
@@ -185,7 +194,7 @@ function resizeHorizontal(src: Image8, outWidth: number, filter: number, win: Wi
       }
     }
   }
-  return { data: out, width: w, height: y1 - y0, channels };
+  return { data: out, width: w, height: y1 - y0, channels: outChannels };
 }
 
 /**
@@ -199,20 +208,18 @@ function resizeVertical(src: Image8, c: Coefficients, y0: number, win: Window): 
   const stride = width * channels;
   const out = new Uint8Array(win.height * stride);
   const half = ONE >> 1;
-  const acc = new Float64Array(stride);
   for (let yy = win.top; yy < win.top + win.height; yy++) {
-    const ymin = start[yy]! - y0;
+    const base = (start[yy]! - y0) * stride;
     const n = count[yy]!;
     const kOff = yy * ksize;
-    // Row by row, so the source is read in order: the same integer sums in another order.
-    acc.fill(half);
-    for (let y = 0; y < n; y++) {
-      const k = weights[kOff + y]!;
-      const base = (ymin + y) * stride;
-      for (let i = 0; i < stride; i++) acc[i] = acc[i]! + data[base + i]! * k;
-    }
     const o = (yy - win.top) * stride;
-    for (let i = 0; i < stride; i++) out[o + i] = clip8(acc[i]!);
+    // Each output byte sums its taps in a register, in Pillow's order (7 % faster than adding row by row
+    // into an array of sums: 500×375 photos to 224, Node).
+    for (let i = 0; i < stride; i++) {
+      let acc = half;
+      for (let y = 0, s = base + i; y < n; y++, s += stride) acc += data[s]! * weights[kOff + y]!;
+      out[o + i] = clip8(acc);
+    }
   }
   return { data: out, width, height: win.height, channels };
 }
@@ -232,20 +239,20 @@ function nearestIndex(inSize: number, outSize: number): Int32Array {
   return idx;
 }
 
-function resizeNearest(src: Image8, outWidth: number, outHeight: number): Image8 {
+function resizeNearest(src: Image8, outWidth: number, outHeight: number, outChannels: number): Image8 {
   const { width, channels } = src;
   const xs = nearestIndex(width, outWidth);
   const ys = nearestIndex(src.height, outHeight);
-  const out = new Uint8Array(outWidth * outHeight * channels);
+  const out = new Uint8Array(outWidth * outHeight * outChannels);
   for (let y = 0; y < outHeight; y++) {
     const srow = (ys[y] as number) * width;
     for (let x = 0; x < outWidth; x++) {
       const s = (srow + (xs[x] as number)) * channels;
-      const d = (y * outWidth + x) * channels;
-      for (let ch = 0; ch < channels; ch++) out[d + ch] = src.data[s + ch] as number;
+      const d = (y * outWidth + x) * outChannels;
+      for (let ch = 0; ch < outChannels; ch++) out[d + ch] = src.data[s + ch] as number;
     }
   }
-  return { data: out, width: outWidth, height: outHeight, channels };
+  return { data: out, width: outWidth, height: outHeight, channels: outChannels };
 }
 
 /**
@@ -253,14 +260,26 @@ function resizeNearest(src: Image8, outWidth: number, outHeight: number): Image8
  * (a PIL resample code; horizontal pass first, each pass only when its size changes). With `win`
  * (inside the output), only that part of the result is computed and returned — the same bytes as
  * cropping the full result, for the work of the window (a center crop after the resize).
+ * `outChannels` (at most the source's) keeps the first channels only: 3 from an RGBA source gives what
+ * PIL gives for `convert("RGB")` then the resize, with the alpha dropped as the pixels are read.
  */
-export function resizePil(src: Image8, outWidth: number, outHeight: number, filter: number, win?: Window): Image8 {
+export function resizePil(
+  src: Image8,
+  outWidth: number,
+  outHeight: number,
+  filter: number,
+  win?: Window,
+  outChannels = src.channels,
+): Image8 {
   const w = win ?? { left: 0, top: 0, width: outWidth, height: outHeight };
   if (w.left < 0 || w.top < 0 || w.left + w.width > outWidth || w.top + w.height > outHeight) {
     throw new RangeError(`window ${JSON.stringify(w)} is outside the ${outWidth}×${outHeight} result`);
   }
+  if (outChannels < 1 || outChannels > src.channels) {
+    throw new RangeError(`cannot keep ${outChannels} channels of a ${src.channels}-channel image`);
+  }
   if (filter === PIL_NEAREST) {
-    const full = resizeNearest(src, outWidth, outHeight);
+    const full = resizeNearest(src, outWidth, outHeight, outChannels);
     return win ? cropWindow(full, w) : full;
   }
   // Source rows the vertical pass reads for the window's rows (the window's own without a vertical pass).
@@ -276,22 +295,29 @@ export function resizePil(src: Image8, outWidth: number, outHeight: number, filt
     y1 = w.top + w.height;
   }
   let img: Image8;
-  if (outWidth !== src.width) img = resizeHorizontal(src, outWidth, filter, w, y0, y1);
-  else img = cropWindow(src, { left: w.left, top: y0, width: w.width, height: y1 - y0 });
+  if (outWidth !== src.width) img = resizeHorizontal(src, outWidth, filter, w, y0, y1, outChannels);
+  else img = cropWindow(src, { left: w.left, top: y0, width: w.width, height: y1 - y0 }, outChannels);
   if (vertical) img = resizeVertical(img, vertical, y0, w);
   return img;
 }
 
-/** `win` of `img`, copied (or `img` itself when the window is all of it). */
-function cropWindow(img: Image8, win: Window): Image8 {
-  if (win.left === 0 && win.top === 0 && win.width === img.width && win.height === img.height) return img;
+/** `win` of `img` with its first `outChannels` channels, copied (or `img` itself when that is all of it). */
+function cropWindow(img: Image8, win: Window, outChannels = img.channels): Image8 {
   const c = img.channels;
-  const out = new Uint8Array(win.width * win.height * c);
+  const whole = win.left === 0 && win.top === 0 && win.width === img.width && win.height === img.height;
+  if (whole && outChannels === c) return img;
+  const out = new Uint8Array(win.width * win.height * outChannels);
   for (let y = 0; y < win.height; y++) {
     const s = ((win.top + y) * img.width + win.left) * c;
-    out.set(img.data.subarray(s, s + win.width * c), y * win.width * c);
+    if (outChannels === c) {
+      out.set(img.data.subarray(s, s + win.width * c), y * win.width * c);
+      continue;
+    }
+    for (let x = 0, d = y * win.width * outChannels; x < win.width; x++) {
+      for (let ch = 0; ch < outChannels; ch++) out[d++] = img.data[s + x * c + ch] as number;
+    }
   }
-  return { data: out, width: win.width, height: win.height, channels: c };
+  return { data: out, width: win.width, height: win.height, channels: outChannels };
 }
 
 /** Pillow's BICUBIC, the filter of OpenAI CLIP's preprocessing. */

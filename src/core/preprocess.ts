@@ -157,10 +157,14 @@ export function toChwFloat(img: Image8, cfg: PreprocessConfig, out: Float32Array
 }
 
 /**
- * The whole pipeline on decoded RGB pixels: PIL-exact resize (the config's filter), crop, rescale, normalize.
+ * The whole pipeline on decoded pixels: PIL-exact resize (the config's filter), crop, rescale, normalize.
+ * `img` is RGB, or RGBA as a canvas gives it: the alpha is dropped as PIL's `convert("RGB")` does, by the
+ * resize as it reads the pixels (no RGB copy of the whole image first).
  * Writes CHW float32 into `out` at `offset` (length 3 × output height × output width).
  */
 export function preprocessRgb(img: Image8, cfg: PreprocessConfig, out: Float32Array, offset = 0): void {
+  if (img.channels !== 3 && img.channels !== 4)
+    throw new RangeError(`expected RGB or RGBA, got ${img.channels} channels`);
   let cur = img;
   const o = outputSize(cfg);
   if (cfg.doResize) {
@@ -170,7 +174,9 @@ export function preprocessRgb(img: Image8, cfg: PreprocessConfig, out: Float32Ar
     const left = Math.floor((t.width - o.width) / 2);
     const inside = cfg.doCenterCrop && top >= 0 && left >= 0;
     const win = inside ? { left, top, width: o.width, height: o.height } : undefined;
-    cur = resizePil(cur, t.width, t.height, cfg.resample, win);
+    cur = resizePil(cur, t.width, t.height, cfg.resample, win, 3);
+  } else if (cur.channels === 4) {
+    cur = rgbaToRgb(cur.data, cur.width, cur.height);
   }
   if (cur.width !== o.width || cur.height !== o.height) cur = centerCrop(cur, o.width, o.height);
   toChwFloat(cur, cfg, out, offset);

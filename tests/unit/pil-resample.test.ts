@@ -87,6 +87,53 @@ test('a window of the resize equals the same window of Pillow’s full result, f
   expect(checked).toBe(everyCase.length * 6);
 });
 
+/** `rgb` with an alpha byte after each pixel (varied, so a resize that read it would show). */
+function withAlpha(rgb: Uint8Array): Uint8Array {
+  const n = rgb.length / 3;
+  const out = new Uint8Array(n * 4);
+  for (let i = 0; i < n; i++) {
+    out.set(rgb.subarray(i * 3, i * 3 + 3), i * 4);
+    out[i * 4 + 3] = (i * 37 + 11) & 255;
+  }
+  return out;
+}
+
+test('an RGBA source with 3 channels kept equals Pillow’s RGB result, for every filter, case and window', () => {
+  let checked = 0;
+  for (const c of everyCase) {
+    const rgb = Buffer.from(c.input, 'base64');
+    const src = { data: withAlpha(rgb), width: c.width, height: c.height, channels: 4 };
+    const rgbSrc = { data: rgb, width: c.width, height: c.height, channels: 3 };
+    for (const win of [undefined, ...windowsOf(c.outWidth, c.outHeight)]) {
+      const out = resizePil(src, c.outWidth, c.outHeight, c.filter, win, 3);
+      const want = resizePil(rgbSrc, c.outWidth, c.outHeight, c.filter, win);
+      expect(out.channels).toBe(3);
+      expect(Buffer.from(out.data).equals(Buffer.from(want.data)), `${c.filterName} ${JSON.stringify(win)}`).toBe(true);
+      checked++;
+    }
+  }
+  // The same size (no pass at all) and one side unchanged (one pass) keep 3 of 4 channels too.
+  const rgb = Uint8Array.from({ length: 5 * 4 * 3 }, (_, i) => (i * 53) & 255);
+  const src = { data: withAlpha(rgb), width: 5, height: 4, channels: 4 };
+  for (const [w, h] of [
+    [5, 4],
+    [5, 7],
+    [3, 4],
+  ] as const) {
+    for (const filter of [0, 1, 2, 3, 4, 5]) {
+      const out = resizePil(src, w, h, filter, undefined, 3);
+      const want = resizePil({ data: rgb, width: 5, height: 4, channels: 3 }, w, h, filter);
+      expect(Array.from(out.data), `${w}×${h} filter ${filter}`).toEqual(Array.from(want.data));
+    }
+  }
+  expect(checked).toBe(everyCase.length * 7);
+});
+
+test('keeping more channels than the source has is refused', () => {
+  const src = { data: new Uint8Array(4 * 4 * 3), width: 4, height: 4, channels: 3 };
+  expect(() => resizePil(src, 8, 8, 3, undefined, 4)).toThrow(RangeError);
+});
+
 test('a window outside the result is refused', () => {
   const src = { data: new Uint8Array(4 * 4 * 3), width: 4, height: 4, channels: 3 };
   expect(() => resizePil(src, 8, 8, 3, { left: 4, top: 0, width: 5, height: 8 })).toThrow(RangeError);

@@ -66,3 +66,33 @@ test('the whole pipeline writes a CHW tensor of the crop size', () => {
   expect(out[224 * 224]).toBeCloseTo((1 - 0.4578275) / 0.26130258, 5);
   expect(out[3 * 224 * 224 - 1]).toBeCloseTo((1 - 0.40821073) / 0.27577711, 5);
 });
+
+describe('RGBA in (a canvas’s pixels) gives what RGB in gives, the alpha dropped as PIL’s convert("RGB")', () => {
+  const configs: [string, Record<string, unknown>][] = [
+    ['CLIP: shortest edge, crop inside', { size: { shortest_edge: 24 }, crop_size: { height: 24, width: 24 } }],
+    ['SigLIP: fixed size, no crop', { size: { height: 20, width: 20 }, do_center_crop: false, resample: 2 }],
+    ['no resize (crop only)', { do_resize: false, crop_size: { height: 16, width: 16 } }],
+    [
+      'crop larger than the resize (zero padding)',
+      { size: { shortest_edge: 12 }, crop_size: { height: 30, width: 30 } },
+    ],
+  ];
+  test.each(configs)('%s', (_name, json) => {
+    const c = parsePreprocessConfig(json);
+    const [w, h] = [37, 29];
+    const rgba = Uint8Array.from({ length: w * h * 4 }, (_, i) => (i * 2654435761) >>> 24);
+    const o = c.doCenterCrop ? c.crop : (c.resizeTo ?? { width: w, height: h });
+    const a = new Float32Array(3 * o.width * o.height);
+    const b = new Float32Array(a.length);
+    preprocessRgb({ data: rgba, width: w, height: h, channels: 4 }, c, a);
+    preprocessRgb(rgbaToRgb(rgba, w, h), c, b);
+    expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
+  });
+
+  test('other channel counts are refused', () => {
+    const out = new Float32Array(3 * 224 * 224);
+    expect(() => preprocessRgb({ data: new Uint8Array(4), width: 2, height: 2, channels: 1 }, cfg, out)).toThrow(
+      RangeError,
+    );
+  });
+});
