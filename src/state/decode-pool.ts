@@ -30,6 +30,11 @@ export function poolSize(backend: Backend = 'wasm'): number {
 
 /** Jobs per call into a decode worker: small, so a cancel or a window stop takes effect promptly. */
 const JOBS_PER_CALL = 2;
+/**
+ * Calls in flight per decode worker: while one call's image is read and decoded (the browser decodes off the
+ * worker's thread), the other's is resized on it, and the next call is already there when one returns.
+ */
+const CALLS_PER_WORKER = 2;
 
 export class DecodePool {
   private workers: Comlink.Remote<DecodeWorkerApi>[] = [];
@@ -96,6 +101,7 @@ export class DecodePool {
         await w.decode(part, cfg, mode, gated && this.gate !== null);
       }
     };
-    await Promise.all(this.workers.slice(0, lanes).map(lane));
+    const workers = this.workers.slice(0, lanes);
+    await Promise.all(Array.from({ length: CALLS_PER_WORKER }, () => workers.map(lane)).flat());
   }
 }
