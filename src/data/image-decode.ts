@@ -87,7 +87,7 @@ function pixelsOf(bitmap: ImageBitmap): Image8 {
   ctx.drawImage(bitmap, 0, 0);
   bitmap.close();
   const rgba = ctx.getImageData(0, 0, width, height).data;
-  // RGBA as it is: the resize reads past the alpha (preprocessRgb), which a copy to RGB cost 2.5 ms per
+  // RGBA as it is: the resize steps over the alpha (preprocessRgb), where a copy to RGB first took 2.5 ms per
   // 500×375 photo. A Uint8Array view, so the resize's loops see one array type.
   return { data: new Uint8Array(rgba.buffer, rgba.byteOffset, rgba.length), width, height, channels: 4 };
 }
