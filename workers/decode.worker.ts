@@ -45,6 +45,22 @@ function pixelBuffer(length: number): Float32Array {
   return new Float32Array(length);
 }
 
+/**
+ * Images above this many pixels decode one at a time in a worker, though it has two calls in flight
+ * (decode-pool.ts): a second 12-megapixel image held beside the first is 48 MB more of RGBA per worker.
+ */
+const LARGE_PIXELS = 4_000_000;
+let largeTurn: Promise<void> = Promise.resolve();
+
+/** Wait for this worker's turn at a large image; resolves to the function that ends the turn. */
+function largeImageTurn(): Promise<() => void> {
+  let end!: () => void;
+  const mine = new Promise<void>((r) => (end = r));
+  const before = largeTurn;
+  largeTurn = before.then(() => mine);
+  return before.then(() => end);
+}
+
 /** Decode and preprocess one image, and post its pixels (or why it failed) to the model worker. */
 async function decodeOne(
   out: MessagePort,
@@ -55,8 +71,12 @@ async function decodeOne(
   gated: boolean,
 ): Promise<void> {
   if (gated) await gate?.whenFree();
+  // Set inside the callback, so kept in an object (a `let` would read as never assigned here).
+  const turn: { end: (() => void) | null } = { end: null };
   try {
-    const rgb = await decodeImage(job.blob, job.name, cfg, mode);
+    const rgb = await decodeImage(job.blob, job.name, cfg, mode, async (sniff) => {
+      if ((sniff.width ?? 0) * (sniff.height ?? 0) > LARGE_PIXELS) turn.end = await largeImageTurn();
+    });
     const pixels = pixelBuffer(length);
     preprocessRgb(rgb, cfg, pixels);
     out.postMessage({ run: job.run, seq: job.seq, pixels } satisfies PixelMessage, [pixels.buffer]);
@@ -68,6 +88,8 @@ async function decodeOne(
       file: job.name,
     };
     out.postMessage({ run: job.run, seq: job.seq, error } satisfies PixelMessage);
+  } finally {
+    turn.end?.();
   }
 }
 

@@ -102,8 +102,11 @@ export async function decodeImage(
   name: string,
   cfg: PreprocessConfig,
   mode: ResizeMode,
+  /** Awaited once the header is read, before any pixels are decoded (the caller's memory bound). */
+  admit?: (sniff: ImageSniff) => Promise<void>,
 ): Promise<DecodedImage> {
   const sniff = await checkImage(blob, name);
+  await admit?.(sniff);
   // createImageBitmap takes an animated GIF's first frame, as Pillow's Image.open does; say so.
   const note = frameNote(sniff);
   const withNote = (im: Image8): DecodedImage => (note ? { ...im, note } : im);
