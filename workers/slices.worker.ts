@@ -14,12 +14,10 @@ import {
   type SliceSummary,
   type SlicesRequest,
 } from '../src/core/slices';
+import { nextTask } from '../src/core/next-task';
 
 /** The newest job id per channel; a job that is no longer the newest stops at its next check. */
 const latest = new Map<string, number>();
-
-/** Let queued messages (a newer job) run before going on. */
-const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 const api = {
   /**

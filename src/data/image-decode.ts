@@ -10,6 +10,7 @@ import { WorkbenchError } from './errors';
 import { type Image8 } from '../core/pil-resize';
 import { resizeTarget, type PreprocessConfig } from '../core/preprocess';
 import { formatName, sniffImage, type ImageSniff } from '../core/image-sniff';
+import { nextTask } from '../core/next-task';
 
 export type ResizeMode = 'pil' | 'browser';
 
@@ -33,6 +34,8 @@ function frameNote(sniff: ImageSniff): string | undefined {
 export async function imageNotes(paths: string[], blobs: Blob[]): Promise<{ file: string; reason: string }[]> {
   const out: { file: string; reason: string }[] = [];
   for (let i = 0; i < blobs.length; i++) {
+    // 2,000 files' names and types per task (about 1.5 ms on 2 cores), not every file in the one that called.
+    if (i % 2000 === 1999) await nextTask();
     if (!/\.gif$/i.test(paths[i]!) && blobs[i]!.type !== 'image/gif') continue;
     try {
       const note = frameNote(sniffImage(new Uint8Array(await blobs[i]!.arrayBuffer())));

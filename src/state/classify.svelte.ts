@@ -26,6 +26,7 @@ import { EmbeddingCache } from './embedding-cache.svelte';
 import { abortable, encodeMissingImages, encodePrompts } from './image-encoding';
 import { importedLookup } from './imported-embeddings.svelte';
 import { createAnalysisWorker, modelManifest, towerKeys } from './run-context';
+import { nextTask } from '../core/next-task';
 
 /** Work bound (n·C·T·dim multiply-adds) for the per-template table before it samples images. */
 const TEMPLATE_BUDGET = 3e9;
@@ -152,7 +153,7 @@ export class ClassifyState {
     this.flatFolder = folderLayout.flat;
     // A task boundary after the layout (a 50,000-file folder: about 100 ms of the main thread on 2 cores),
     // so the page can paint before the metadata lookup and the labelling that follow.
-    await new Promise((r) => setTimeout(r, 0));
+    await nextTask();
     if (this.picked !== entries) return; // another folder was picked meanwhile
     const i = findMetadataFile(entries.map((e) => e.path));
     if (i !== null) {
@@ -243,7 +244,7 @@ export class ClassifyState {
     // Read the class-name file before showing the folder, so the dataset and its names appear
     // together and a run can never start with the previous folder's names.
     // A task boundary after laying out the folder, so a 50,000-file pick is two tasks, not one long one.
-    await new Promise((r) => setTimeout(r, 0));
+    await nextTask();
     const names = await classNamesOf(entries, layout);
     if (names.warning) this.warnings.push(names.warning);
     this.dataset = { name, entries, layout };

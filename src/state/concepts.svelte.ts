@@ -16,6 +16,7 @@ import type { RetrievalRun } from '../core/retrieval-results';
 import type { RetrieveState } from './retrieve.svelte';
 import type { UserError } from './engine.svelte';
 import { RetrievalSlicesState } from './retrieval-slices.svelte';
+import { nextTask } from '../core/next-task';
 
 /** Captions tagged between two yields to the event loop (≈ 1 ms each). */
 const CHUNK = 40;
@@ -56,7 +57,7 @@ export class ConceptsState {
     for (let i = 0; i < run.captions.length; i += CHUNK) {
       for (const c of run.captions.slice(i, i + CHUNK)) nouns.push(captionNouns(c.caption));
       this.progress.done = nouns.length;
-      await new Promise((r) => setTimeout(r, 0));
+      await nextTask();
       if (this.retrieve.run !== run) {
         this.progress = null;
         return false;

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { MAX_IMAGE_PIXELS, sniffImage } from '../../src/core/image-sniff';
 import { CLUTTER_REASON, isClutter, readImageFolder } from '../../src/core/image-folder';
 import { animatedGif, heicStub, makeFaultFolder, png } from '../../scripts/make-fault-fixtures';
+import { imageNotes } from '../../src/data/image-decode';
 import { DATASETS } from '../helpers/paths';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zsw-faults-unit-'));
@@ -81,5 +82,30 @@ describe('clutter at intake', () => {
     expect(layout.images).toHaveLength(50_000);
     expect(layout.classes).toHaveLength(50);
     expect(ms).toBeLessThan(1000);
+  });
+});
+
+describe('imageNotes', () => {
+  test('animated GIFs anywhere in a large run, by name or by type, in the folder’s order', async () => {
+    // 5,000 files read 2,000 per task: GIFs before, at and after the task boundaries are all found.
+    const gif = (frames: number) => new Blob([animatedGif(frames) as BlobPart]);
+    const paths = Array.from({ length: 5000 }, (_, i) => `f/${i}.png`);
+    const blobs: Blob[] = paths.map(() => new Blob([png(2, 2, 2) as BlobPart], { type: 'image/png' }));
+    for (const i of [0, 1999, 2000, 4999]) {
+      paths[i] = `f/${i}.GIF`;
+      blobs[i] = gif(3);
+    }
+    blobs[3001] = new Blob([animatedGif(2) as BlobPart], { type: 'image/gif' }); // named .png, typed GIF
+    blobs[3002] = gif(4); // an animated GIF under neither name nor type: not read
+    paths[42] = 'f/still.gif';
+    blobs[42] = gif(1); // one frame: no remark
+    const notes = await imageNotes(paths, blobs);
+    expect(notes).toEqual([
+      { file: 'f/0.GIF', reason: 'animated GIF: only the first of its 3 frames was evaluated' },
+      { file: 'f/1999.GIF', reason: 'animated GIF: only the first of its 3 frames was evaluated' },
+      { file: 'f/2000.GIF', reason: 'animated GIF: only the first of its 3 frames was evaluated' },
+      { file: 'f/3001.png', reason: 'animated GIF: only the first of its 2 frames was evaluated' },
+      { file: 'f/4999.GIF', reason: 'animated GIF: only the first of its 3 frames was evaluated' },
+    ]);
   });
 });
