@@ -7,8 +7,8 @@
  * to show, then each file's `File` is asked for, READS_IN_FLIGHT at a time. Measured on 10,000 files of
  * the origin-private file system (the same handle API) in headless Chromium on 2 cores, 5 Dec 2026, from
  * the picker's answer to the last `File`, with no long task: in the app, one at a time (as before)
- * 2.40–2.62 s and 32 in flight 2.33–2.76 s (4 runs each, alternating); in a page doing nothing else,
- * 4.6–5.4 s and 2.3–3.0 s. A folder on disk, where each ask also looks the file up, was not measured.
+ * 5.12–6.63 s and 32 in flight 2.48–3.17 s (4 runs each, alternating; medians 5.15 → 2.59 s). A folder on
+ * disk, where each ask also looks the file up, was not measured.
  */
 import pMap from 'p-map';
 import { isClutter, isImageName } from '../core/image-folder';
