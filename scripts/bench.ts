@@ -189,6 +189,12 @@ async function main() {
   }, 500);
   try {
     const page = browser.pages()[0] ?? (await browser.newPage());
+    // The profile's service worker from an earlier run would serve the build it cached on the first
+    // navigation, not the one just built: drop it, so each run registers a fresh one as a new visitor's does.
+    // (Its caches stay: the model files downloaded there are the app's own, not the worker's.)
+    const cdp = await browser.newCDPSession(page);
+    await cdp.send('Storage.clearDataForOrigin', { origin: appUrl, storageTypes: 'service_workers' });
+    await cdp.detach();
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
     if (process.env.BENCH_DEBUG) page.on('console', (m) => console.log(m.text()));
