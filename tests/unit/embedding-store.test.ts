@@ -204,6 +204,71 @@ describe('content hashes', () => {
     expect(new Set(hashes).size).toBe(350);
   });
 
+  test('sizes are read in slices of at most ~20 ms between tasks; groups stay under the byte cap; a cancel while sizing reads nothing', async () => {
+    // Chromium's input-picked Files answer `size` with a synchronous call to the browser (~0.2 ms, here
+    // 0.5 ms spun), so reading every size in one pass held the main thread for seconds on big folders.
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 0);
+    const sizeReads: { tick: number; at: number }[] = [];
+    let reads = 0;
+    let inFlightBytes = 0;
+    let maxInFlightBytes = 0;
+    // A blob that says it holds `claimed` bytes (a big photo) while holding a few.
+    class Slow extends Blob {
+      constructor(
+        readonly i: number,
+        readonly claimed: number,
+      ) {
+        super([`file ${i}`]);
+      }
+      override get size(): number {
+        const t = performance.now();
+        while (performance.now() - t < 0.5);
+        sizeReads.push({ tick: ticks, at: t });
+        return this.claimed;
+      }
+      override async arrayBuffer(): Promise<ArrayBuffer> {
+        reads++;
+        inFlightBytes += this.claimed;
+        maxInFlightBytes = Math.max(maxInFlightBytes, inFlightBytes);
+        await new Promise((r) => setTimeout(r, 1));
+        inFlightBytes -= this.claimed;
+        return super.arrayBuffer();
+      }
+    }
+    // 300 small files, then 6 of 40 MiB: two of those never share a group (cap 64 MiB).
+    const make = () => [
+      ...Array.from({ length: 300 }, (_, i) => new Slow(i, 100)),
+      ...Array.from({ length: 6 }, (_, k) => new Slow(300 + k, 40 << 20)),
+    ];
+    try {
+      const { hashes, failed } = await hashBlobs(make());
+      expect(failed.size).toBe(0);
+      expect(hashes.every((h) => h !== null)).toBe(true);
+      // 306 × 0.5 ms = 153 ms of size reads; no stretch of them without a timer task between is over
+      // 30 ms (the slice is 20 ms; 10 ms of slack for a loaded machine).
+      let longest = 0;
+      for (let i = 0, j = 0; i < sizeReads.length; i = j) {
+        for (j = i; j < sizeReads.length && sizeReads[j]!.tick === sizeReads[i]!.tick; j++);
+        longest = Math.max(longest, sizeReads[j - 1]!.at + 0.5 - sizeReads[i]!.at);
+      }
+      expect(longest).toBeGreaterThan(10);
+      expect(longest).toBeLessThanOrEqual(30);
+      // 4 lanes, each at most one 40 MiB file or 16 small ones (without the cap, 6 big ones in one group).
+      expect(maxInFlightBytes).toBeLessThanOrEqual(4 * (40 << 20) + 3 * 16 * 100);
+      expect(maxInFlightBytes).toBeGreaterThan(40 << 20);
+
+      // Cancelled while the sizes are read: no file is read.
+      reads = 0;
+      const c = new AbortController();
+      setTimeout(() => c.abort(), 30);
+      await expect(hashBlobs(make(), undefined, c.signal)).rejects.toThrow('Cancelled');
+      expect(reads).toBe(0);
+    } finally {
+      clearInterval(ticker);
+    }
+  });
+
   test('parts are length-prefixed: moving a boundary changes the hash', async () => {
     expect(await hashParts(['ab', 'c'])).not.toBe(await hashParts(['a', 'bc']));
   });
