@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import '../tests/helpers/zsw';
+import { longestFrameGap } from './bench-main-thread';
 
 /** Queries no caption file is likely to hold verbatim, so each search encodes its text. */
 const SEARCH_WORDS = [
@@ -48,7 +49,13 @@ export async function benchRetrieve(
   o: RetrieveBenchOptions,
   fail: (message: string) => never,
   resetLongTasks: (page: Page) => Promise<void>,
-): Promise<{ results: Record<string, unknown>; wallMs: number; runLongTasks: number[]; line: string }> {
+): Promise<{
+  results: Record<string, unknown>;
+  wallMs: number;
+  runLongTasks: number[];
+  runFrameGap: { ms: number; atMs: number };
+  line: string;
+}> {
   await page.getByTestId('mode-retrieve').click();
   await page.getByTestId('retrieval-folder-input').setInputFiles(o.dataDir);
   await page.waitForFunction(() => window.zsw.retrieve.dataset !== null || window.zsw.retrieve.error !== null);
@@ -80,6 +87,8 @@ export async function benchRetrieve(
   if (!ok)
     fail(`the run failed: ${(await page.evaluate(() => window.zsw.retrieve.error))?.message ?? 'unknown error'}`);
   const wallMs = Date.now() - t0;
+  // Read before the results JSON is made in the page for this script, which holds a frame itself.
+  const runFrameGap = await longestFrameGap(page);
   const results = (await page.evaluate(() => window.zsw.retrieve.resultsJson()))!;
   const runLongTasks = await page.evaluate(() => [...(window as unknown as { __longTasks: number[] }).__longTasks]);
   if (results.metrics) results.concepts = await conceptsOf(page, o.frequencies, fail);
@@ -132,7 +141,7 @@ export async function benchRetrieve(
     `run ${t.total_ms} ms · cache: images ${c.image_hits} hit / ${c.image_misses} encoded, captions ` +
     `${c.text_hits} hit / ${c.text_misses} encoded · search over ${dataset.searchable_images} images: median ` +
     `${s.total_ms.median} ms, p95 ${s.total_ms.p95} ms (ranking ${s.rank_ms.median} ms)`;
-  return { results, wallMs, runLongTasks, line };
+  return { results, wallMs, runLongTasks, runFrameGap, line };
 }
 
 /** The Retrieval view's concept-wise table: caption nouns (≥ 10 images) with their Recall@K. */

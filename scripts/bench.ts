@@ -31,6 +31,7 @@ import { serveBuiltApp } from './serve-built';
 import { hubSource, urlSource, type ModelSource } from '../src/data/model-files';
 import { isPresetId } from '../src/core/templates';
 import { benchRetrieve, checkCaptionsArg } from './bench-retrieve';
+import { FRAME_WATCH, longestFrameGap, resetLongTasks } from './bench-main-thread';
 import { importEmbeddings } from './bench-embeddings';
 import { benchMulti, parseModelScalars } from './bench-multi';
 import '../tests/helpers/zsw';
@@ -209,6 +210,7 @@ async function main() {
         }
       }).observe({ type: 'longtask', buffered: true });
     });
+    await page.addInitScript(FRAME_WATCH);
     await page.goto(`${appUrl}/?mode=${multi ? 'compare' : 'classify'}`);
     await page.waitForFunction(() => 'zsw' in window);
     if (multi) {
@@ -261,7 +263,7 @@ async function main() {
         resetLongTasks,
       );
       // Long tasks of the run itself; the timed searches afterwards render thumbnails and are not counted.
-      r.results.bench = benchRecord(r.wallMs, r.runLongTasks, peakMb, pageErrors);
+      r.results.bench = benchRecord(r.wallMs, r.runLongTasks, r.runFrameGap, peakMb, pageErrors);
       fs.writeFileSync(opts.out!, JSON.stringify(r.results, null, 1));
       console.log(`${r.line} · peak ${Math.round(peakMb)} MB → ${opts.out}`);
       return;
@@ -308,6 +310,8 @@ async function main() {
       fail(`the run failed: ${err?.message ?? 'unknown error'}`);
     }
     const wallMs = Date.now() - runStart;
+    // Read before the results JSON is made in the page for this script, which holds a frame itself.
+    const frameGap = await longestFrameGap(page);
     const results = (await page.evaluate(() => window.zsw.classify.resultsJson())) as Record<string, unknown>;
     const longTasks = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks);
     if (process.env.BENCH_DEBUG) {
@@ -329,7 +333,7 @@ async function main() {
     }
     if (opts.metadata && sliceBy.length > 0) results.slices = await sliceResults(page, opts.metadata, sliceBy);
     if (imported) results.embeddings = imported;
-    results.bench = benchRecord(wallMs, longTasks, peakMb, pageErrors);
+    results.bench = benchRecord(wallMs, longTasks, frameGap, peakMb, pageErrors);
     // On WASM the text tower's session is made at the first text after the load: its time is in the texts'.
     const textTower = await page.evaluate(() => window.zsw.engine.textTower());
     (results.bench as Record<string, unknown>).text_tower = textTower;
@@ -349,7 +353,8 @@ async function main() {
         `mean per-class recall ${(100 * m.mean_per_class_recall).toFixed(2)}% · ${d.evaluated} images, ${d.classes} classes` +
         `${d.failed.length ? `, ${d.failed.length} failed` : ''} · ${t.images_per_sec ?? '—'} images/s · ` +
         `backend ${String(results.backend)} (${String(results.dtype)}) · ${familyNote(results)} · peak ${Math.round(peakMb)} MB · ` +
-        `longest main-thread task ${Math.round(Math.max(0, ...longTasks))} ms · run ${t.total_ms} ms ` +
+        `longest main-thread task ${Math.round(Math.max(0, ...longTasks))} ms · longest wait for a frame ` +
+        `${Math.round(frameGap.ms)} ms · run ${t.total_ms} ms ` +
         `(texts ${t.embed_texts_ms} ms${textTower?.loadMs.length ? `, text tower loaded in ${textTower.loadMs.map(Math.round).join(', ')} ms` : ''}) · hashing at intake ${t.index_ms} ms · ` +
         `cache reads ${t.cache_reads_per_sec ?? '—'}/s · cache: images ${c.image_hits} hit / ${c.image_misses} encoded, ` +
         `prompts ${c.text_hits} hit / ${c.text_misses} encoded` +
@@ -387,22 +392,23 @@ async function sliceResults(page: Page, file: string, columns: string[]): Promis
   }
 }
 
-/** Long tasks are counted from here: the run itself, not page start-up or the folder intake. */
-async function resetLongTasks(page: Page): Promise<void> {
-  await page.evaluate(async () => {
-    await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 100)));
-    const w = window as unknown as { __longTasks: number[]; __longTaskAt: number[] };
-    w.__longTasks.length = 0;
-    w.__longTaskAt.length = 0;
-  });
-}
-
-function benchRecord(wallMs: number, longTasks: number[], peakMb: number, pageErrors: string[]) {
+function benchRecord(
+  wallMs: number,
+  longTasks: number[],
+  frameGap: { ms: number; atMs: number },
+  peakMb: number,
+  pageErrors: string[],
+) {
   return {
     data: dataDir,
     limit,
     run_wall_ms: wallMs,
-    main_thread: { long_tasks: longTasks.length, longest_task_ms: Math.round(Math.max(0, ...longTasks)) },
+    main_thread: {
+      long_tasks: longTasks.length,
+      longest_task_ms: Math.round(Math.max(0, ...longTasks)),
+      longest_frame_gap_ms: Math.round(frameGap.ms),
+      longest_frame_gap_at_ms: Math.round(frameGap.atMs),
+    },
     memory: { peak_browser_pss_mb: peakMb > 0 ? Math.round(peakMb) : null },
     page_errors: pageErrors,
   };

@@ -1,0 +1,54 @@
+/**
+ * The benches' view of the page's main thread during a run: the longtask observer's entries, and the
+ * longest wait between two frames (which also sees what that observer misses).
+ */
+import type { Page } from 'playwright-core';
+
+/**
+ * Init script: the longest wait between two frames, in `window.__frames`. It also sees what the
+ * longtask observer does not (script in a microtask checkpoint after one of the browser's own messages,
+ * such as a file read's answer). A string, as a function would reach the page with the bundler's helpers.
+ */
+export const FRAME_WATCH = `{
+  const f = (window.__frames = { longestMs: 0, at: 0, last: 0, from: 0 });
+  const frame = (now) => {
+    if (f.last && now - f.last > f.longestMs) {
+      f.longestMs = now - f.last;
+      f.at = f.last;
+    }
+    f.last = now;
+    requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+}`;
+
+export interface FrameGap {
+  longestMs: number;
+  /** When the longest wait began (page time). */
+  at: number;
+  last: number;
+  /** When counting began: the last `resetLongTasks`. */
+  from: number;
+}
+
+/** Long tasks and waits for a frame are counted from here: the run itself, not page start-up or the folder intake. */
+export async function resetLongTasks(page: Page): Promise<void> {
+  await page.evaluate(async () => {
+    await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 100)));
+    const w = window as unknown as { __longTasks: number[]; __longTaskAt: number[]; __frames: FrameGap };
+    w.__longTasks.length = 0;
+    w.__longTaskAt.length = 0;
+    w.__frames.longestMs = 0;
+    w.__frames.at = w.__frames.from = w.__frames.last = performance.now();
+  });
+}
+
+/** The longest wait between two frames since `resetLongTasks`, and when it began (ms after that). */
+export async function longestFrameGap(page: Page): Promise<{ ms: number; atMs: number }> {
+  return page.evaluate(() => {
+    const f = (window as unknown as { __frames: FrameGap }).__frames;
+    const now = performance.now();
+    if (now - f.last > f.longestMs) return { ms: now - f.last, atMs: f.last - f.from };
+    return { ms: f.longestMs, atMs: f.at - f.from };
+  });
+}
