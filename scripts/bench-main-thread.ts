@@ -27,23 +27,31 @@ export interface FrameGap {
   /** When the longest wait began (page time). */
   at: number;
   last: number;
-  /** When counting began: the last `resetLongTasks`. */
+  /** When counting began: the last `restartFrameWatch`. */
   from: number;
+}
+
+/** Waits for a frame are counted from here (`FRAME_WATCH` must be in the page). */
+export async function restartFrameWatch(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const f = (window as unknown as { __frames: FrameGap }).__frames;
+    f.longestMs = 0;
+    f.at = f.from = f.last = performance.now();
+  });
 }
 
 /** Long tasks and waits for a frame are counted from here: the run itself, not page start-up or the folder intake. */
 export async function resetLongTasks(page: Page): Promise<void> {
   await page.evaluate(async () => {
     await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 100)));
-    const w = window as unknown as { __longTasks: number[]; __longTaskAt: number[]; __frames: FrameGap };
+    const w = window as unknown as { __longTasks: number[]; __longTaskAt: number[] };
     w.__longTasks.length = 0;
     w.__longTaskAt.length = 0;
-    w.__frames.longestMs = 0;
-    w.__frames.at = w.__frames.from = w.__frames.last = performance.now();
   });
+  await restartFrameWatch(page);
 }
 
-/** The longest wait between two frames since `resetLongTasks`, and when it began (ms after that). */
+/** The longest wait between two frames since `restartFrameWatch`, and when it began (ms after that). */
 export async function longestFrameGap(page: Page): Promise<{ ms: number; atMs: number }> {
   return page.evaluate(() => {
     const f = (window as unknown as { __frames: FrameGap }).__frames;
