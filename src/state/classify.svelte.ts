@@ -21,7 +21,7 @@ import type { PickedFile } from '../data/folder-intake';
 import type { AnalysisWorkerApi } from '../../workers/clip-api';
 import type { EngineState, UserError } from './engine.svelte';
 import type { StorageState } from './storage.svelte';
-import type { IndexProgress } from './content-index.svelte';
+import { hashingStep, type IndexProgress } from './content-index.svelte';
 import { EmbeddingCache } from './embedding-cache.svelte';
 import { abortable, encodeMissingImages, encodePrompts } from './image-encoding';
 import { importedLookup } from './imported-embeddings.svelte';
@@ -111,8 +111,8 @@ export class ClassifyState {
     private storage: StorageState,
   ) {
     this.cache = new EmbeddingCache(storage.store);
-    this.cache.contents.onProgress = (done) => {
-      if (this.progress?.phase === 'hashing') this.progress.done = done;
+    this.cache.contents.onProgress = (p) => {
+      if (this.progress?.phase === 'hashing') Object.assign(this.progress, hashingStep(p, p.total));
     };
   }
 
@@ -345,14 +345,7 @@ export class ClassifyState {
       stats.text_hits = texts.hits;
       stats.text_misses = texts.misses;
       const embedTextsMs = performance.now() - t0;
-      this.progress = {
-        phase: 'hashing',
-        label: 'Checking the embedding cache',
-        unit: 'files',
-        done: this.indexing?.done ?? 0,
-        total: this.indexing?.total ?? images.length,
-        startedAt: t0,
-      };
+      this.progress = { phase: 'hashing', ...hashingStep(this.indexing, images.length) };
       const found = await abortable(lookup, signal);
       const { hashes, hashMs, readMs } = found;
 

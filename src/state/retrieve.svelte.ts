@@ -24,6 +24,7 @@ import type { EngineState, UserError } from './engine.svelte';
 import type { StorageState } from './storage.svelte';
 import type { Progress } from './classify.svelte';
 import { EmbeddingCache } from './embedding-cache.svelte';
+import { hashingStep, type IndexProgress } from './content-index.svelte';
 import { abortable, encodeMissingImages, encodePrompts } from './image-encoding';
 import { importedLookup } from './imported-embeddings.svelte';
 import { createAnalysisWorker, modelManifest, towerKeys } from './run-context';
@@ -84,6 +85,9 @@ export class RetrieveState {
     private storage: StorageState,
   ) {
     this.cache = new EmbeddingCache(storage.store);
+    this.cache.contents.onProgress = (p) => {
+      if (this.progress?.phase === 'hashing') Object.assign(this.progress, hashingStep(p, p.total));
+    };
   }
 
   get useCache(): boolean {
@@ -97,7 +101,7 @@ export class RetrieveState {
     return this.cache.warning;
   }
 
-  get indexing() {
+  get indexing(): IndexProgress | null {
     return this.cache.contents.progress;
   }
 
@@ -227,7 +231,7 @@ export class RetrieveState {
       stats.text_hits = texts.hits;
       stats.text_misses = texts.misses;
       const embedTextsMs = performance.now() - t0;
-      this.progress = phase('hashing', 'Checking the embedding cache', 'files', d.images.length);
+      this.progress = { phase: 'hashing', ...hashingStep(this.indexing, d.images.length) };
       const found = await abortable(lookup, signal);
       const enc = await encodeMissingImages({
         engine: this.engine,

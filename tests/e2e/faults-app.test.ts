@@ -341,6 +341,7 @@ test('a folder from the folder input is hashed without holding the page: no fram
     };
     requestAnimationFrame(frame);
   });
+  const notes = await watchIndexingNote();
   await page.getByTestId('folder-input').setInputFiles(dir);
   await expect.poll(() => page.getByTestId('dataset-summary').textContent()).toMatch(/3000 images in 3 classes/);
   await expect.poll(() => page.getByTestId('indexing').textContent(), { timeout: 60_000 }).toMatch(/hashed in/);
@@ -348,4 +349,66 @@ test('a folder from the folder input is hashed without holding the page: no fram
   console.log(`3,000 files from the folder input: longest wait for a frame while hashing ${gap.toFixed(0)} ms`);
   expect(gap).toBeGreaterThan(0);
   expect(gap).toBeLessThan(250);
+  // The note under the summary told the size pass (about 0.6 s here), then the reads, then the time.
+  const seen = (await notes()).filter((t) => /\/ 3,000|hashed in/.test(t));
+  const sizing = seen.findIndex((t) => /checking file sizes: [\d,]+ \/ 3,000/.test(t));
+  const reading = seen.findIndex((t) => /reading file contents for the cache: [\d,]+ \/ 3,000/.test(t));
+  console.log(
+    `the hashing note: ${reading - sizing} texts of the size pass (${seen[sizing]} … ${seen[reading - 1]}), then ` +
+      `${seen.length - 1 - reading} of the reads (${seen[reading]} … ${seen.at(-2)}), then ${seen.at(-1)}`,
+  );
+  expect(sizing).toBeGreaterThanOrEqual(0);
+  expect(reading).toBeGreaterThan(sizing);
+  expect(seen.slice(reading).some((t) => /checking file sizes/.test(t))).toBe(false);
+  expect(seen.at(-1)).toMatch(/contents hashed in/);
 });
+
+test('a folder picked while the previous one is hashed stops that hashing', async () => {
+  // 3,000 files, then at once a small folder: the first folder's reads stop (a 50,000-file folder reads
+  // for about a minute, and its reads would slow the new one's hashing).
+  const big = path.join(tmp, 'input-3000');
+  expect(fs.existsSync(big)).toBe(true); // made by the test before
+  const small = path.join(tmp, 'input-small');
+  for (let i = 0; i < 30; i++) {
+    const cls = path.join(small, `kind-${i % 3}`);
+    if (i < 3) fs.mkdirSync(cls, { recursive: true });
+    fs.writeFileSync(path.join(cls, `${i}.jpg`), `not a photo either ${i}`);
+  }
+  await page.evaluate(() => {
+    const w = window as unknown as { __reads: Record<string, number> };
+    w.__reads = {};
+    const read = Blob.prototype.arrayBuffer;
+    Blob.prototype.arrayBuffer = function (this: Blob) {
+      const root = this instanceof File ? this.webkitRelativePath.split('/')[0]! : '';
+      w.__reads[root] = (w.__reads[root] ?? 0) + 1;
+      return read.call(this);
+    };
+  });
+  const reads = () => page.evaluate(() => ({ ...(window as unknown as { __reads: Record<string, number> }).__reads }));
+  await page.getByTestId('folder-input').setInputFiles(big);
+  // Its hashing has begun (sizes or reads; all 3,000 take about 2 s).
+  await expect.poll(() => page.getByTestId('indexing').textContent()).toMatch(/[\d,]+ \/ 3,000/);
+  await page.getByTestId('folder-input').setInputFiles(small);
+  await expect.poll(() => page.getByTestId('dataset-summary').textContent()).toMatch(/30 images in 3 classes/);
+  await expect.poll(() => page.getByTestId('indexing').textContent(), { timeout: 60_000 }).toMatch(/hashed in/);
+  const atEnd = await reads();
+  await new Promise((r) => setTimeout(r, 1500));
+  const later = await reads();
+  console.log(`reads after a second pick: ${JSON.stringify(atEnd)}, 1.5 s later ${JSON.stringify(later)}`);
+  expect(later['input-small']).toBe(30);
+  expect(later['input-3000'] ?? 0).toBe(atEnd['input-3000'] ?? 0);
+  expect(later['input-3000'] ?? 0).toBeLessThan(3000);
+});
+
+/** Records each text the hashing note under the dataset summary shows, from now on. */
+async function watchIndexingNote(): Promise<() => Promise<string[]>> {
+  await page.evaluate(() => {
+    const w = window as unknown as { __notes: string[] };
+    w.__notes = [];
+    new MutationObserver(() => {
+      const t = document.querySelector('[data-testid="indexing"]')?.textContent?.replace(/\s+/g, ' ').trim();
+      if (t && t !== w.__notes.at(-1)) w.__notes.push(t);
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+  return () => page.evaluate(() => (window as unknown as { __notes: string[] }).__notes);
+}

@@ -58,7 +58,7 @@ export interface ZswHandle {
     failed: { file: string; reason: string }[];
     run: unknown;
     classNamesSource: string;
-    indexing: { done: number; total: number; ms: number | null } | null;
+    indexing: { done: number; sized: number; total: number; ms: number | null } | null;
     useCache: boolean;
     storageWarning: string | null;
     flatFolder: boolean;
@@ -93,7 +93,7 @@ export interface ZswHandle {
     error: UserError | null;
     running: boolean;
     useCache: boolean;
-    indexing: { done: number; total: number; ms: number | null } | null;
+    indexing: { done: number; sized: number; total: number; ms: number | null } | null;
     failed: { file: string; reason: string }[];
     run: unknown;
     start(): Promise<boolean>;

@@ -242,9 +242,19 @@ describe('content hashes', () => {
       ...Array.from({ length: 6 }, (_, k) => new Slow(300 + k, 40 << 20)),
     ];
     try {
-      const { hashes, failed } = await hashBlobs(make());
+      const heard: [done: number, sized: number][] = [];
+      const { hashes, failed } = await hashBlobs(make(), (done, sized) => heard.push([done, sized]));
       expect(failed.size).toBe(0);
       expect(hashes.every((h) => h !== null)).toBe(true);
+      // Progress: the sizes known, slice by slice, before any file is read; then the files hashed.
+      const sizing = heard.filter(([done]) => done === 0).map(([, sized]) => sized);
+      expect(heard.slice(0, sizing.length).every(([done]) => done === 0)).toBe(true);
+      expect(sizing.length).toBeGreaterThan(2);
+      expect(sizing[0]).toBeGreaterThan(0);
+      expect(sizing).toEqual([...sizing].sort((a, b) => a - b));
+      expect(sizing.at(-1)).toBe(306);
+      expect(heard.slice(sizing.length).every(([, sized]) => sized === 306)).toBe(true);
+      expect(heard.at(-1)).toEqual([306, 306]);
       // 306 × 0.5 ms = 153 ms of size reads; no stretch of them without a timer task between is over
       // 30 ms (the slice is 20 ms; 10 ms of slack for a loaded machine).
       let longest = 0;
