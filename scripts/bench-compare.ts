@@ -46,7 +46,7 @@ import { DATASETS, MODELS, REPO } from '../tests/helpers/paths';
 import { DTYPES, onnxPath, urlSource, type Dtype } from '../src/data/model-files';
 import { outputSize, parsePreprocessConfig, preprocessRgb } from '../src/core/preprocess';
 import type { OrtBundle, PeerTiming } from './bench-peers.worker';
-import { FRAME_WATCH, longestFrameGap, restartFrameWatch } from './bench-main-thread';
+import { FRAME_WATCH, longestFrameGap, longFrameGaps, restartFrameWatch } from './bench-main-thread';
 import { cosineStats, epSection, epSummary, jspiBuild, type EpRun, type Probe } from './bench-ort-variants';
 import { serveBuiltApp } from './serve-built';
 import '../tests/helpers/zsw';
@@ -311,6 +311,11 @@ interface Measure {
    * script that the longtask observer misses (bench-main-thread.ts).
    */
   longestFrameGap?: { ms: number; atMs: number };
+  /**
+   * (a): every wait for a frame of 50 ms or more during the run (ms into the run, how long), each with the
+   * scripts of any long animation frame that overlaps it: none named means no script of the page held it.
+   */
+  longFrameGaps?: LongTask[];
   /** (a): the first search after the run (encoding the query, the text tower's load on WASM included). */
   firstQuery?: { ms: number; peakPssMB: number; afterPssMB: number; longestFrameGapMs: number };
   /** Main-thread tasks of 50 ms or more during the run: when (ms after it started), how long, what ran. */
@@ -477,6 +482,7 @@ async function ours(
     const mem = stop();
     // Read before anything else asks the page for work (making the results JSON holds a frame by itself).
     const frameGap = await longestFrameGap(page);
+    const gaps = await longFrameGaps(page);
     const busy1 = await page.evaluate(() => window.zsw.engine.runtimeMs());
     const visionFile = onnxPath('vision', dtype);
     const modelMs = (busy1[visionFile] ?? 0) - (busy0[visionFile] ?? 0);
@@ -489,6 +495,13 @@ async function ours(
       return { tasks: w.__longTasks, frames: w.__loaf };
     });
     const placed = placeLongTasks(longTasks.tasks, longTasks.frames, pageT0);
+    const gapsPlaced = gaps.map((g) => ({
+      atMs: Math.round(g.at - pageT0),
+      ms: Math.round(g.ms),
+      scripts: longTasks.frames
+        .filter((f) => f.atMs < g.at + g.ms && f.atMs + f.ms > g.at)
+        .flatMap((f) => [`frame of ${Math.round(f.ms)} ms`, ...f.scripts]),
+    }));
     const embedMs = res.timing.embed_images_ms;
     // The first search after the run, as typed in the page: on WASM it makes the text tower's session, which
     // the run did not hold (engine/text-tower.ts). Watched 2 s past its answer, where its PSS is kept too.
@@ -518,6 +531,7 @@ async function ours(
       longestTaskMs: Math.max(0, ...placed.map((t) => t.ms)),
       longTasks: placed,
       longestFrameGap: { ms: Math.round(frameGap.ms), atMs: Math.round(frameGap.atMs) },
+      longFrameGaps: gapsPlaced,
       firstQuery: {
         ms: queryMs,
         peakPssMB: MB(queryMem.peakPss),
@@ -689,6 +703,11 @@ async function main(): Promise<void> {
     for (const t of m.longTasks ?? [])
       console.log(
         `  long task: ${t.ms} ms at ${(t.atMs / 1000).toFixed(1)} s into the run; ${t.scripts.join('; ') || 'no script'}`,
+      );
+    for (const t of m.longFrameGaps ?? [])
+      console.log(
+        `  wait for a frame: ${t.ms} ms at ${(t.atMs / 1000).toFixed(1)} s into the run; ` +
+          `${t.scripts.join('; ') || 'no long animation frame'}`,
       );
   };
   try {

@@ -10,12 +10,13 @@ import type { Page } from 'playwright-core';
  * such as a file read's answer). A string, as a function would reach the page with the bundler's helpers.
  */
 export const FRAME_WATCH = `{
-  const f = (window.__frames = { longestMs: 0, at: 0, last: 0, from: 0 });
+  const f = (window.__frames = { longestMs: 0, at: 0, last: 0, from: 0, gaps: [] });
   const frame = (now) => {
     if (f.last && now - f.last > f.longestMs) {
       f.longestMs = now - f.last;
       f.at = f.last;
     }
+    if (f.last && now - f.last >= 50 && f.gaps.length < 500) f.gaps.push([f.last, now - f.last]);
     f.last = now;
     requestAnimationFrame(frame);
   };
@@ -29,6 +30,8 @@ export interface FrameGap {
   last: number;
   /** When counting began: the last `restartFrameWatch`. */
   from: number;
+  /** Each wait of 50 ms or more: when it began (page time) and how long (the first 500). */
+  gaps: [number, number][];
 }
 
 /** Waits for a frame are counted from here (`FRAME_WATCH` must be in the page). */
@@ -36,8 +39,16 @@ export async function restartFrameWatch(page: Page): Promise<void> {
   await page.evaluate(() => {
     const f = (window as unknown as { __frames: FrameGap }).__frames;
     f.longestMs = 0;
+    f.gaps.length = 0;
     f.at = f.from = f.last = performance.now();
   });
+}
+
+/** Each wait for a frame of 50 ms or more since `restartFrameWatch`: when it began (page time) and how long. */
+export async function longFrameGaps(page: Page): Promise<{ at: number; ms: number }[]> {
+  return page.evaluate(() =>
+    (window as unknown as { __frames: FrameGap }).__frames.gaps.map(([at, ms]) => ({ at, ms })),
+  );
 }
 
 /** Long tasks and waits for a frame are counted from here: the run itself, not page start-up or the folder intake. */
