@@ -22,8 +22,12 @@ export function hashingStep(
   p: IndexProgress | null,
   total: number,
 ): { label: string; unit: string; done: number; total: number; startedAt: number } {
-  if (p && p.ms === null && p.readsStartedAt === null)
-    return { label: 'Checking file sizes', unit: 'files', done: p.sized, total: p.total, startedAt: p.startedAt };
+  if (p && p.ms === null) {
+    return p.readsStartedAt === null
+      ? { label: 'Checking file sizes', unit: 'files', done: p.sized, total: p.total, startedAt: p.startedAt }
+      : { label: 'Reading file contents', unit: 'files', done: p.done, total: p.total, startedAt: p.readsStartedAt };
+  }
+  // Hashed: the cache lookup that follows.
   return {
     label: 'Checking the embedding cache',
     unit: 'files',
