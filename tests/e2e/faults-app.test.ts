@@ -313,12 +313,7 @@ test('a folder from the folder input is hashed without holding the page: no fram
   // call to the browser (~0.2 ms). Asked for every file in one pass before the first read, 3,000 of
   // them held the page for 526–729 ms from the change event to the next frame (4 runs, one in this
   // suite); read in slices of ~20 ms with task boundaries, the longest wait was 60–71 ms.
-  const dir = path.join(tmp, 'input-3000');
-  for (let i = 0; i < 3000; i++) {
-    const cls = path.join(dir, `class-${i % 3}`);
-    if (i < 3) fs.mkdirSync(cls, { recursive: true });
-    fs.writeFileSync(path.join(cls, `${i}.jpg`), `not really a photo ${i}`);
-  }
+  const dir = fakeImageFolder('input-3000', 3000);
   // The longest gap between frames from the change event (after the browser's own work of making the
   // file list, which is not the app's) until the hashes are done.
   await page.evaluate(() => {
@@ -368,12 +363,7 @@ test('a folder picked while the previous one is hashed stops that hashing', asyn
   // for about a minute, and its reads would slow the new one's hashing).
   const big = path.join(tmp, 'input-3000');
   expect(fs.existsSync(big)).toBe(true); // made by the test before
-  const small = path.join(tmp, 'input-small');
-  for (let i = 0; i < 30; i++) {
-    const cls = path.join(small, `kind-${i % 3}`);
-    if (i < 3) fs.mkdirSync(cls, { recursive: true });
-    fs.writeFileSync(path.join(cls, `${i}.jpg`), `not a photo either ${i}`);
-  }
+  const small = fakeImageFolder('input-small', 30);
   await page.evaluate(() => {
     const w = window as unknown as { __reads: Record<string, number> };
     w.__reads = {};
@@ -399,6 +389,17 @@ test('a folder picked while the previous one is hashed stops that hashing', asyn
   expect(later['input-3000'] ?? 0).toBe(atEnd['input-3000'] ?? 0);
   expect(later['input-3000'] ?? 0).toBeLessThan(3000);
 });
+
+/** A folder `name` in the temp folder: `n` small files named .jpg in 3 class folders (never decoded here). */
+function fakeImageFolder(name: string, n: number): string {
+  const dir = path.join(tmp, name);
+  for (let i = 0; i < n; i++) {
+    const cls = path.join(dir, `class-${i % 3}`);
+    if (i < 3) fs.mkdirSync(cls, { recursive: true });
+    fs.writeFileSync(path.join(cls, `${i}.jpg`), `not really a photo ${i}`);
+  }
+  return dir;
+}
 
 /** Records each text the hashing note under the dataset summary shows, from now on. */
 async function watchIndexingNote(): Promise<() => Promise<string[]>> {
