@@ -12,16 +12,16 @@
 
 import { concatArrays } from './vector';
 
-const MODEL_GRAPH = 7;
-const GRAPH_INITIALIZER = 5;
-const TENSOR_RAW_DATA = 9;
-const TENSOR_EXTERNAL_DATA = 13;
-const TENSOR_DATA_LOCATION = 14;
-const LOCATION_EXTERNAL = 1;
-const WIRE_VARINT = 0;
-const WIRE_I64 = 1;
-const WIRE_LEN = 2;
-const WIRE_I32 = 5;
+export const MODEL_GRAPH = 7;
+export const GRAPH_INITIALIZER = 5;
+export const TENSOR_RAW_DATA = 9;
+export const TENSOR_EXTERNAL_DATA = 13;
+export const TENSOR_DATA_LOCATION = 14;
+export const LOCATION_EXTERNAL = 1;
+export const WIRE_VARINT = 0;
+export const WIRE_I64 = 1;
+export const WIRE_LEN = 2;
+export const WIRE_I32 = 5;
 
 /** Initializers smaller than this stay inline (biases, scalars): moving them saves nothing. */
 export const MIN_EXTERNAL_BYTES = 1024;
@@ -84,7 +84,7 @@ function varint(n: number): number[] {
 const utf8 = new TextEncoder();
 
 /** A length-delimited field: tag, length, then the parts. */
-function lenField(field: number, parts: Uint8Array[]): Uint8Array[] {
+export function lenField(field: number, parts: Uint8Array[]): Uint8Array[] {
   const len = parts.reduce((n, p) => n + p.length, 0);
   return [Uint8Array.from([...varint(field * 8 + WIRE_LEN), ...varint(len)]), ...parts];
 }
@@ -104,9 +104,16 @@ function externalTensor(b: Uint8Array, from: number, to: number, location: strin
   return [
     b.subarray(from, raw.start),
     b.subarray(raw.end, to),
+    ...externalFields(location, raw.valueStart, raw.end - raw.valueStart),
+  ];
+}
+
+/** The fields that make a TensorProto (its raw_data removed) read `length` bytes at `offset` of `location`. */
+export function externalFields(location: string, offset: number, length: number): Uint8Array[] {
+  return [
     ...entry('location', location),
-    ...entry('offset', String(raw.valueStart)),
-    ...entry('length', String(raw.end - raw.valueStart)),
+    ...entry('offset', String(offset)),
+    ...entry('length', String(length)),
     Uint8Array.from([TENSOR_DATA_LOCATION * 8 + WIRE_VARINT, LOCATION_EXTERNAL]),
   ];
 }
