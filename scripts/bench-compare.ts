@@ -317,7 +317,15 @@ interface Measure {
    */
   longFrameGaps?: LongTask[];
   /** (a): the first search after the run (encoding the query, the text tower's load on WASM included). */
-  firstQuery?: { ms: number; peakPssMB: number; afterPssMB: number; longestFrameGapMs: number };
+  /** `loadedFrom`: how the text tower's session read its file (engine/text-tower.ts). */
+  firstQuery?: {
+    ms: number;
+    beforePssMB: number;
+    peakPssMB: number;
+    afterPssMB: number;
+    longestFrameGapMs: number;
+    loadedFrom: string[];
+  };
   /** Main-thread tasks of 50 ms or more during the run: when (ms after it started), how long, what ran. */
   longTasks?: LongTask[];
   extra?: Record<string, unknown>;
@@ -514,6 +522,7 @@ async function ours(
     await new Promise((r) => setTimeout(r, 2000));
     const queryMem = stopQuery();
     if (!found) throw new Error(`search failed: ${await page.evaluate(() => window.zsw.retrieve.searchError)}`);
+    const tower = await page.evaluate(() => window.zsw.engine.textTower());
     return {
       peer: 'ours',
       dataset: d.name,
@@ -534,9 +543,11 @@ async function ours(
       longFrameGaps: gapsPlaced,
       firstQuery: {
         ms: queryMs,
+        beforePssMB: MB(queryMem.samples[0]![1]),
         peakPssMB: MB(queryMem.peakPss),
         afterPssMB: MB(queryMem.samples.at(-1)![1]),
         longestFrameGapMs: Math.round(queryFrameGap.ms),
+        loadedFrom: tower?.loadedFrom ?? [],
       },
       extra: {
         wall_ms: wall,
@@ -698,7 +709,7 @@ async function main(): Promise<void> {
         }` +
         `${m.longestTaskMs !== undefined ? `  longest main-thread task ${m.longestTaskMs.toFixed(0)} ms` : ''}` +
         `${m.longestFrameGap ? `  longest wait for a frame ${m.longestFrameGap.ms} ms (${(m.longestFrameGap.atMs / 1000).toFixed(1)} s in)` : ''}` +
-        `${m.firstQuery ? `  first query ${m.firstQuery.ms} ms, PSS ${m.firstQuery.peakPssMB} MB (${m.firstQuery.afterPssMB} MB 2 s after), longest wait for a frame ${m.firstQuery.longestFrameGapMs} ms` : ''}`,
+        `${m.firstQuery ? `  first query ${m.firstQuery.ms} ms, PSS ${m.firstQuery.beforePssMB} MB before, peak ${m.firstQuery.peakPssMB} MB (${m.firstQuery.afterPssMB} MB 2 s after), longest wait for a frame ${m.firstQuery.longestFrameGapMs} ms, text tower read as ${m.firstQuery.loadedFrom.join(', ') || '–'}` : ''}`,
     );
     for (const t of m.longTasks ?? [])
       console.log(

@@ -1,5 +1,5 @@
 /** Types-only contract of the model worker, for the main thread (no runtime import of the worker). */
-export type { ClipWorkerApi, ImageItem, ImageEmbeddingResult, EmbedProgress } from './clip.worker';
+export type { ClipWorkerApi, ImageItem, ImageEmbeddingResult, EmbedProgress, TextTowerInfo } from './clip.worker';
 export type { StreamProgress } from './pixel-stream';
 export type { RowsMessage, RowsRef, RunRows } from './row-memo';
 export type { ModelInfo, LoadOptions, BackendChoice, DtypeChoice } from '../src/engine/clip-model';

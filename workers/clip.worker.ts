@@ -35,6 +35,16 @@ export interface ImageEmbeddingResult {
   backends: string[];
 }
 
+/**
+ * Whether the text tower's session exists now, the milliseconds each session made after the load took,
+ * and how each read its file (text-tower.ts).
+ */
+export interface TextTowerInfo {
+  resident: boolean;
+  loadMs: number[];
+  loadedFrom: ('pieces' | 'file')[];
+}
+
 export interface EmbedProgress {
   done: number;
   total: number;
@@ -288,10 +298,10 @@ const api = {
     images: number;
     texts: number;
     runtimeMs: Record<string, number>;
-    textTower: { resident: boolean; loadMs: number[] } | null;
+    textTower: TextTowerInfo | null;
   } {
     const t = model?.text;
-    const textTower = t ? { resident: t.resident, loadMs: [...t.loadMs] } : null;
+    const textTower = t ? { resident: t.resident, loadMs: [...t.loadMs], loadedFrom: [...t.loadedFrom] } : null;
     return { ...encoded, runtimeMs: runtimeBusyMs(), textTower };
   },
 

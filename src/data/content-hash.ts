@@ -47,6 +47,17 @@ export async function hashParts(parts: (Uint8Array | string)[]): Promise<string>
 }
 
 /**
+ * `hashParts([file])` of a file of `size` bytes that arrives in pieces: `update` each piece in order, then
+ * `digest`. Its own hasher, since other hashes run while the pieces arrive.
+ */
+export async function partHasher(size: number): Promise<{ update(b: Uint8Array): void; digest(): string }> {
+  const h = await createXXHash128();
+  h.init();
+  h.update(`${size}:`);
+  return { update: (b) => void h.update(b), digest: () => h.digest('hex') };
+}
+
+/**
  * Every blob's size, read in slices of at most ~20 ms with a task boundary between them. In Chromium a
  * File from `<input webkitdirectory>` has no size until asked, and each ask is a synchronous call to
  * the browser: ~0.2 ms with the browser idle, several ms while reads are in flight. Read in one pass,

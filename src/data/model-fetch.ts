@@ -8,6 +8,8 @@ import { WorkbenchError, cancelledError } from './errors';
 import { type ModelSource, EXPECTED_FILES_TEXT } from './model-files';
 import { concatArrays } from '../core/vector';
 import { within } from '../core/within';
+import { splitWeights, type ExternalWeights } from '../core/onnx-split';
+import { partHasher } from './content-hash';
 
 export const MODEL_CACHE_NAME = 'zsw-model-files-v1';
 
@@ -176,6 +178,50 @@ function streamOf(buf: Uint8Array): ReadableStream<Uint8Array> {
   });
 }
 
+/**
+ * A body's chunks in order, read through one 1 MB buffer (a BYOB reader, see readBody), which the next chunk
+ * reuses: use each up before asking for the next. Stalled after `stallMs` without a byte.
+ */
+async function* chunksOf(
+  body: ReadableStream<Uint8Array>,
+  stallMs: number,
+  signal?: AbortSignal,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  let byob: ReadableStreamBYOBReader | null = null;
+  try {
+    byob = body.getReader({ mode: 'byob' });
+  } catch {
+    // not a byte stream: the browser's own chunks
+  }
+  const reader = byob ?? body.getReader();
+  let staging = new ArrayBuffer(1 << 20);
+  try {
+    for (;;) {
+      if (signal?.aborted) throw cancelledError();
+      const step = await readWithin<ReadableStreamReadResult<Uint8Array>>(
+        byob ? byob.read(new Uint8Array(staging)) : (reader as ReadableStreamDefaultReader<Uint8Array>).read(),
+        stallMs,
+        () => reader.cancel(),
+      );
+      if (step.done) return;
+      yield step.value;
+      if (byob) staging = step.value.buffer as ArrayBuffer;
+    }
+  } finally {
+    // Ended, stalled or left early: nothing more is read (not awaited: a stalled read may never settle).
+    reader.cancel().catch(() => undefined);
+  }
+}
+
+/** A model file split as it was read (core/onnx-split.ts), with its `hashParts([file])` hash. */
+export interface SplitFile {
+  graph: Uint8Array<ArrayBuffer>;
+  weights: ExternalWeights;
+  /** Initializers moved into `weights` (0: `graph` is the file itself). */
+  moved: number;
+  hash: string;
+}
+
 async function sha256Hex(bytes: Uint8Array): Promise<string> {
   const h = await createSHA256();
   h.init();
@@ -252,6 +298,50 @@ export class ModelFiles {
   /** SHA-256 (hex) of a file: remembered from its load (see `digest`), else read and hashed now. */
   async sha256(path: string): Promise<string> {
     return this.digests?.get(path) ?? sha256Hex(await this.bytes(path));
+  }
+
+  /**
+   * The ONNX file split as it is read (core/onnx-split.ts), so that it is never whole in memory: from the
+   * picked folder or the download cache. Null when it is not there to stream (a file not downloaded yet),
+   * when the read stalls, fails or does not parse: then read it whole (`bytes`), which downloads, retries
+   * and names the problem.
+   */
+  async split(path: string, location: string, signal?: AbortSignal): Promise<SplitFile | null> {
+    let body: ReadableStream<Uint8Array> | null = null;
+    let size = 0;
+    if (this.source.kind === 'files') {
+      const f = this.source.files[path];
+      if (f) [body, size] = [f.stream(), f.size];
+    } else {
+      const cache = await this.getCache();
+      const hit = cache ? await cache.match(this.locate(path)) : undefined;
+      if (hit?.ok) [body, size] = [hit.body, Number(hit.headers.get('content-length'))];
+    }
+    if (!body || !(size > 0)) return null;
+    const hasher = await partHasher(size);
+    const chunks = chunksOf(body, this.stallMs, signal);
+    let split: Awaited<ReturnType<typeof splitWeights>> | null = null;
+    try {
+      split = await splitWeights(
+        async () => {
+          const step = await chunks.next();
+          if (step.done) return null;
+          hasher.update(step.value);
+          return step.value;
+        },
+        size,
+        location,
+      );
+      if (!(await chunks.next()).done) throw new Error(`${path} is longer than ${size} bytes`);
+      return { ...split, hash: hasher.digest() };
+    } catch (e) {
+      split?.weights.release();
+      if (signal?.aborted) throw cancelledError();
+      if (e instanceof WorkbenchError && e.code === 'cancelled') throw e;
+      return null;
+    } finally {
+      await chunks.return();
+    }
   }
 
   /** The file's bytes, reporting progress; throws WorkbenchError naming the file when it is missing. */

@@ -26,7 +26,7 @@ import {
 } from '../data/model-files';
 import { EngineSession, probeBackends, webgpuDevice, gpuBuild, type HostTensor } from './ort-engine';
 import { chooseBackend, timedGpuBatch, TRIAL_BATCH } from './backend-choice';
-import { chooseDtype, fetchTower, pickOutput, releaseTower, toFloat32 } from './tower-files';
+import { chooseDtype, fetchTower, openTower, pickOutput, releaseTower, toFloat32 } from './tower-files';
 import { TextTower, probeTextDim, textFeeds } from './text-tower';
 
 import type { LoadOptions, ModelInfo, NoticeFn } from './model-info';
@@ -362,21 +362,14 @@ export class ClipModel {
    */
   private async rebuildOnWasm(why: string): Promise<void> {
     const { files, path, hash } = this.visionFile;
-    const f = await fetchTower(files, path, () => {});
-    let vision: EngineSession;
-    try {
-      if ((await hashParts([f.bytes, ...f.externalData.map((e) => e.data)])) !== hash) {
-        throw new WorkbenchError(
-          'model-file-corrupt',
-          `The GPU device was lost (${why}), and ${path} is no longer the file the model was loaded with, so ` +
-            'the model cannot continue on WASM: load it again.',
-          path,
-        );
-      }
-      vision = await EngineSession.create(f.bytes, 'wasm', this.info.probe, f.path, f.externalData);
-    } finally {
-      releaseTower(f);
-    }
+    const changed = () =>
+      new WorkbenchError(
+        'model-file-corrupt',
+        `The GPU device was lost (${why}), and ${path} is no longer the file the model was loaded with, so ` +
+          'the model cannot continue on WASM: load it again.',
+        path,
+      );
+    const { session: vision } = await openTower(files, path, hash, 'wasm', this.info.probe, changed);
     this.info = { ...this.info, backend: 'wasm' };
     await this.text.drop();
     this.vision.dispose().catch(() => undefined);

@@ -7,6 +7,7 @@ import type * as ortTypes from 'onnxruntime-web';
 import { WorkbenchError } from '../data/errors';
 import { RuntimeGate } from './runtime-gate';
 import { externalizeWeights } from '../core/onnx-external';
+import type { ExternalWeights } from '../core/onnx-split';
 
 export type Backend = 'webgpu' | 'wasm';
 
@@ -138,6 +139,11 @@ export interface HostTensor {
 }
 
 /** One external-data file of an ONNX model: the name the graph refers to and its bytes. */
+/** The name a WASM session mounts a model file's own weights as (core/onnx-external.ts, onnx-split.ts). */
+export function weightsLocation(file: string): string {
+  return `${file.split('/').pop()}.weights`;
+}
+
 export interface ExternalData {
   path: string;
   data: Uint8Array;
@@ -200,8 +206,8 @@ export class EngineSession {
     }
   }
 
-  /** Create a session on exactly `backend`; `file` names the model file in error messages. */
   /**
+   * Create a session on exactly `backend`; `file` names the model file in error messages.
    * `externalData`: the weights of a model stored outside its protobuf (`<file>.onnx_data`, for models over
    * 2 GB), each with the path the graph refers to it by (its file name).
    */
@@ -220,11 +226,45 @@ export class EngineSession {
     // On WASM the weights load as external data pointing into the file itself (core/onnx-external.ts), so
     // the heap, which never shrinks, does not also hold the file and its parsed copy while the session is
     // made.
-    const weightsPath = `${file.split('/').pop()}.weights`;
-    const graph = backend === 'wasm' && !externalData?.length ? externalizeWeights(bytes, weightsPath) : null;
-    const external = graph ? [{ path: weightsPath, data: bytes }] : (externalData ?? []);
+    const location = weightsLocation(file);
+    const graph = backend === 'wasm' && !externalData?.length ? externalizeWeights(bytes, location) : null;
+    const external = graph ? [{ path: location, data: bytes }] : (externalData ?? []);
+    return EngineSession.open(ort, graph ?? bytes, backend, file, external);
+  }
+
+  /**
+   * A WASM session from a model split as it was read (core/onnx-split.ts, with `weightsLocation(file)`): each
+   * weight is freed as onnxruntime copies it into the heap, so the file is never whole in memory. The weights
+   * are all freed when this returns. Null when onnxruntime asked for a weight twice, or for bytes that are
+   * not one: make the session from the whole file then.
+   */
+  static async createSplit(
+    split: { graph: Uint8Array; weights: ExternalWeights; moved: number },
+    probe: BackendProbe,
+    file: string,
+  ): Promise<EngineSession | null> {
+    const ort = await runtimeFor('wasm');
+    configure(ort, 'wasm', probe);
+    const external = split.moved > 0 ? [{ path: weightsLocation(file), data: split.weights }] : [];
     try {
-      const session = await ort.InferenceSession.create(graph ?? bytes, {
+      return await EngineSession.open(ort, split.graph, 'wasm', file, external);
+    } catch (e) {
+      if (split.weights.refused) return null;
+      throw e;
+    } finally {
+      split.weights.release();
+    }
+  }
+
+  private static async open(
+    ort: Ort,
+    model: Uint8Array,
+    backend: Backend,
+    file: string,
+    external: readonly ExternalData[],
+  ): Promise<EngineSession> {
+    try {
+      const session = await ort.InferenceSession.create(model, {
         executionProviders: [backend],
         graphOptimizationLevel: 'all',
         ...(external.length ? { externalData: external.map((e) => ({ path: e.path, data: e.data })) } : {}),

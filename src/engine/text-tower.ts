@@ -6,15 +6,16 @@
 import type { ClipTokenizer } from '../core/tokenize';
 import { WorkbenchError } from '../data/errors';
 import type { ModelFiles } from '../data/model-fetch';
-import { hashParts } from '../data/content-hash';
-import { EngineSession, type Backend, type BackendProbe, type HostTensor } from './ort-engine';
-import { fetchTower, pickOutput, releaseTower } from './tower-files';
+import type { Backend, BackendProbe, EngineSession, HostTensor } from './ort-engine';
+import { openTower, pickOutput } from './tower-files';
 
 export class TextTower {
   private session: EngineSession | null;
   private loading: Promise<EngineSession> | null = null;
   /** Sessions made after the load, with the milliseconds each took (read, check, create). */
   readonly loadMs: number[] = [];
+  /** How each read its file: split as it was read (`pieces`), or whole (`file`; see openTower). */
+  readonly loadedFrom: ('pieces' | 'file')[] = [];
 
   /**
    * `hash`: the file hash the load computed (tower file and shards), to check the file read again is the
@@ -42,26 +43,24 @@ export class TextTower {
     if (this.session) return Promise.resolve(this.session);
     this.loading ??= (async () => {
       const t0 = performance.now();
-      const f = await fetchTower(this.files, this.path, () => {});
-      try {
-        if ((await hashParts([f.bytes, ...f.externalData.map((e) => e.data)])) !== this.hash) {
-          throw new WorkbenchError(
-            'model-file-corrupt',
-            `${f.path} is not the file the model was loaded with (it changed since); load the model again.`,
-            f.path,
-          );
-        }
-        const { backend, probe } = this.runtime();
-        this.session = await EngineSession.create(f.bytes, backend, probe, f.path, f.externalData);
-      } finally {
-        releaseTower(f);
-      }
+      const { backend, probe } = this.runtime();
+      const opened = await openTower(this.files, this.path, this.hash, backend, probe, () => this.changed());
+      this.session = opened.session;
       this.loadMs.push(performance.now() - t0);
-      return this.session;
+      this.loadedFrom.push(opened.from);
+      return opened.session;
     })().finally(() => {
       this.loading = null;
     });
     return this.loading;
+  }
+
+  private changed(): WorkbenchError {
+    return new WorkbenchError(
+      'model-file-corrupt',
+      `${this.path} is not the file the model was loaded with (it changed since); load the model again.`,
+      this.path,
+    );
   }
 
   /**

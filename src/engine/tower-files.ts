@@ -6,7 +6,15 @@ import { halfToFloat32 } from '../core/float16';
 import { WorkbenchError } from '../data/errors';
 import type { ModelFiles, ProgressFn } from '../data/model-fetch';
 import { onnxPath, externalDataPath, type Dtype } from '../data/model-files';
-import type { Backend, BackendProbe, ExternalData, HostTensor } from './ort-engine';
+import { hashParts } from '../data/content-hash';
+import {
+  EngineSession,
+  weightsLocation,
+  type Backend,
+  type BackendProbe,
+  type ExternalData,
+  type HostTensor,
+} from './ort-engine';
 
 export type DtypeChoice = 'auto' | Dtype;
 
@@ -45,6 +53,40 @@ export async function fetchTower(
     externalData.push({ path: shard.split('/').pop()!, data: await files.bytes(shard, onProgress, signal) });
   }
   return { path, bytes, externalData };
+}
+
+/**
+ * A session from a tower file read again after the load, checked against the load's `hash` (`changed`: the
+ * error when it is not that file). On WASM the file is split as it is read (core/onnx-split.ts), never whole
+ * in memory, each weight freed once onnxruntime has copied it: the first text after a 10,000-image B/32 run
+ * peaked at 1.6 GB with the text tower's file read whole first (issue 12). Read whole (`from: 'file'`) on
+ * WebGPU, with external-data shards, where it cannot be streamed (not in the download cache) or when
+ * onnxruntime asks for a weight twice.
+ */
+export async function openTower(
+  files: ModelFiles,
+  path: string,
+  hash: string,
+  backend: Backend,
+  probe: BackendProbe,
+  changed: () => Error,
+): Promise<{ session: EngineSession; from: 'pieces' | 'file' }> {
+  if (backend === 'wasm' && !(await files.has(externalDataPath(path, 0)))) {
+    const split = await files.split(path, weightsLocation(path));
+    if (split && split.hash !== hash) {
+      split.weights.release();
+      throw changed();
+    }
+    const session = split ? await EngineSession.createSplit(split, probe, path) : null;
+    if (session) return { session, from: 'pieces' };
+  }
+  const f = await fetchTower(files, path, () => {});
+  try {
+    if ((await hashParts([f.bytes, ...f.externalData.map((e) => e.data)])) !== hash) throw changed();
+    return { session: await EngineSession.create(f.bytes, backend, probe, f.path, f.externalData), from: 'file' };
+  } finally {
+    releaseTower(f);
+  }
 }
 
 /**

@@ -10,6 +10,7 @@ import type {
   BackendChoice,
   DtypeChoice,
   EmbedProgress,
+  TextTowerInfo,
 } from '../../workers/clip-api';
 import type { ImageItem, ImageEmbeddingResult } from '../../workers/clip-api';
 import type { ModelSource, DtypeOption } from '../data/model-files';
@@ -255,7 +256,7 @@ export class EngineState {
    * Whether the loaded model's text tower has a session now (on WASM not until the first text after the
    * load), and the milliseconds each one made after the load took; null without a model.
    */
-  async textTower(): Promise<{ resident: boolean; loadMs: number[] } | null> {
+  async textTower(): Promise<TextTowerInfo | null> {
     return (await this.api.encodeCounts()).textTower;
   }
 

@@ -77,7 +77,7 @@ for (const backend of ['wasm', 'webgpu'] as const) {
       );
       expect(info.backend).toBe(backend);
       // On WASM the text tower was probed for its size and closed; its session is made at the first text.
-      expect(await textTower(page)).toEqual({ resident: backend === 'webgpu', loadMs: [] });
+      expect(await textTower(page)).toEqual({ resident: backend === 'webgpu', loadMs: [], loadedFrom: [] });
       expect(info.dtype).toBe('fp32');
       expect(info.embeddingDim).toBe(64);
       expect(info.logitScale).toBeCloseTo(13.2145, 3);
@@ -139,6 +139,8 @@ for (const backend of ['wasm', 'webgpu'] as const) {
       expect(after?.resident).toBe(true);
       expect(after?.loadMs).toHaveLength(backend === 'wasm' ? 1 : 0);
       if (backend === 'wasm') expect(after!.loadMs[0]).toBeGreaterThan(0);
+      // On WASM its file was split as it was read from the download cache, never whole (core/onnx-split.ts).
+      expect(after?.loadedFrom).toEqual(backend === 'wasm' ? ['pieces'] : []);
       await page.evaluate(() => window.harness.api.embedTexts(['a photo of a dog.']));
       expect((await textTower(page))?.loadMs).toEqual(after?.loadMs);
       expect(cos).toHaveLength(12);
@@ -192,6 +194,61 @@ describe('a text tower read again after the load', () => {
     expect(r.backend).toBe('wasm');
     expect(r.had).toBe(true);
     expect(r.error).toMatch(/onnx\/text_model\.onnx is not the file the model was loaded with/);
+    await page.close();
+  });
+});
+
+describe('a text tower made on WASM after the load', () => {
+  const modelDir = path.join(MODELS, MODEL);
+  const modelFiles = fs
+    .readdirSync(modelDir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => !f.startsWith('reference') && fs.statSync(path.join(modelDir, f)).isFile());
+  const expected = golden.texts.map((t) => t.text_embeds_normalized);
+  const minCosine = (emb: number[]) => Math.min(...expected.map((e, i) => cosine(emb.slice(i * 64, (i + 1) * 64), e)));
+
+  test('from a picked folder: split as it is read from the File, with the reference embeddings', async () => {
+    const { page } = await harness();
+    const r = await page.evaluate(
+      async ({ base, names, texts }) => {
+        const h = window.harness;
+        const files: Record<string, File> = {};
+        for (const n of names) files[n] = new File([await h.fetchBlob(base + n)], n.split('/').pop()!);
+        await h.api.load(
+          { kind: 'files', id: 'toy', files, origin: 'folder' },
+          { backend: 'wasm', dtype: 'fp32' },
+          h.proxy(() => {}),
+          h.proxy(() => {}),
+        );
+        const emb = Array.from(await h.api.embedTexts(texts));
+        return { emb, tower: (await h.api.encodeCounts()).textTower };
+      },
+      { base: `${app.url}/models/${MODEL}/`, names: modelFiles, texts: golden.texts.map((t) => t.text) },
+    );
+    expect(r.tower?.loadedFrom).toEqual(['pieces']);
+    expect(minCosine(r.emb)).toBeGreaterThanOrEqual(0.999);
+    await page.close();
+  });
+
+  test('no longer in the download cache: downloaded again and read whole, with the reference embeddings', async () => {
+    const { page } = await harness();
+    const r = await page.evaluate(
+      async ({ base, texts, cacheName }) => {
+        const h = window.harness;
+        await h.api.load(
+          { kind: 'url', id: 'toy', baseUrl: base, origin: 'server' },
+          { backend: 'wasm', dtype: 'fp32' },
+          h.proxy(() => {}),
+          h.proxy(() => {}),
+        );
+        const dropped = await (await caches.open(cacheName)).delete(`${base}onnx/text_model.onnx`);
+        const emb = Array.from(await h.api.embedTexts(texts));
+        return { dropped, emb, tower: (await h.api.encodeCounts()).textTower };
+      },
+      { base: `${app.url}/models/${MODEL}/`, texts: golden.texts.map((t) => t.text), cacheName: MODEL_CACHE_NAME },
+    );
+    expect(r.dropped).toBe(true);
+    expect(r.tower?.loadedFrom).toEqual(['file']);
+    expect(minCosine(r.emb)).toBeGreaterThanOrEqual(0.999);
     await page.close();
   });
 });

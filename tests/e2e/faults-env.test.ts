@@ -204,9 +204,16 @@ test('WebGPU device lost mid-run: switches to WASM, completes, caches later embe
   expect(onWasm).toBeGreaterThan(0);
   expect(onGpu + onWasm).toBe(N);
   // The text tower's WebGPU session went with the device; its WASM one is made from the file at the next text.
-  expect(await page.evaluate(() => window.zsw.engine.textTower())).toEqual({ resident: false, loadMs: [] });
+  expect(await page.evaluate(() => window.zsw.engine.textTower())).toEqual({
+    resident: false,
+    loadMs: [],
+    loadedFrom: [],
+  });
   const dim = await page.evaluate(async () => (await window.zsw.engine.embedTexts(['a photo of a cat'])).length);
   expect(dim).toBe(await page.evaluate(() => window.zsw.engine.info!.embeddingDim));
-  expect((await page.evaluate(() => window.zsw.engine.textTower()))?.resident).toBe(true);
+  const tower = await page.evaluate(() => window.zsw.engine.textTower());
+  expect(tower?.resident).toBe(true);
+  // Made on WASM from the download cache, split as it is read (core/onnx-split.ts).
+  expect(tower?.loadedFrom).toEqual(['pieces']);
   await context.close();
 }, 600_000);

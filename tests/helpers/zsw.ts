@@ -35,7 +35,7 @@ export interface ZswHandle {
     loseDeviceForTesting(): Promise<boolean>;
     encodeCounts(): Promise<{ images: number; texts: number }>;
     runtimeMs(): Promise<Record<string, number>>;
-    textTower(): Promise<{ resident: boolean; loadMs: number[] } | null>;
+    textTower(): Promise<{ resident: boolean; loadMs: number[]; loadedFrom: ('pieces' | 'file')[] } | null>;
     embedTexts(texts: string[]): Promise<Float32Array>;
     scoring: {
       kind: string;
