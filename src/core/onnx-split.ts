@@ -90,7 +90,7 @@ export class ExternalWeights extends Uint8Array {
  * Free a buffer's store now: the model worker sits idle after a load and no GC may come for a whole run
  * (tower-files.ts, releaseTower). `ArrayBuffer.prototype.transfer` is ES2024; without it the GC frees it later.
  */
-function free(b: Uint8Array<ArrayBuffer>): void {
+export function free(b: Uint8Array<ArrayBuffer>): void {
   (b.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
 }
 
@@ -159,8 +159,8 @@ async function head(cur: Cursor): Promise<Head> {
   return { raw, field: Math.floor(tag / 8), wire: tag & 7 };
 }
 
-/** The rest of a field after its tag (length and value included), as bytes. */
-async function rest(cur: Cursor, h: Head): Promise<Uint8Array[]> {
+/** The rest of a field after its tag (length and value included), as bytes; it must end by `limit`. */
+async function rest(cur: Cursor, h: Head, limit: number): Promise<Uint8Array[]> {
   if (h.wire === WIRE_VARINT) {
     const raw: number[] = [];
     await cur.varint(raw);
@@ -170,6 +170,7 @@ async function rest(cur: Cursor, h: Head): Promise<Uint8Array[]> {
   if (h.wire !== WIRE_LEN) throw new Error(`unsupported wire type ${h.wire}`);
   const raw: number[] = [];
   const len = await cur.varint(raw);
+  if (cur.pos + len > limit) throw new Error('a field runs past its message');
   return [Uint8Array.from(raw), await cur.read(new Uint8Array(len))];
 }
 
@@ -194,14 +195,14 @@ async function tensor(
       const lenRaw: number[] = [];
       const n = await cur.varint(lenRaw);
       const offset = cur.pos;
+      if (offset + n > end) throw new Error('a field runs past its tensor');
       const data = await cur.read(new Uint8Array(n));
-      // A second raw_data (the last one wins in protobuf) stays as it is, inline.
-      if (raw) inline = true;
+      // A second raw_data wins (as in protobuf); the first stays inline, as externalizeWeights leaves it.
       raw = { at: kept.length, head: [Uint8Array.from([...h.raw, ...lenRaw])], offset, data };
       kept.push(...raw.head, data);
       continue;
     }
-    kept.push(Uint8Array.from(h.raw), ...(await rest(cur, h)));
+    kept.push(Uint8Array.from(h.raw), ...(await rest(cur, h, end)));
   }
   if (cur.pos !== end) throw new Error('a field runs past its tensor');
   if (!raw || inline || raw.data.byteLength < MIN_EXTERNAL_BYTES) return { moved: false, parts: kept };
@@ -229,21 +230,24 @@ export async function splitWeights(
     while (cur.pos < size) {
       const h = await head(cur);
       if (h.field !== MODEL_GRAPH || h.wire !== WIRE_LEN) {
-        out.push(Uint8Array.from(h.raw), ...(await rest(cur, h)));
+        out.push(Uint8Array.from(h.raw), ...(await rest(cur, h, size)));
         continue;
       }
       const graphRaw: number[] = [];
       const graphLen = await cur.varint(graphRaw);
       const end = cur.pos + graphLen;
+      if (end > size) throw new Error('the graph runs past the end of the file');
       const graph: Uint8Array[] = [];
       while (cur.pos < end) {
         const g = await head(cur);
         if (g.field !== GRAPH_INITIALIZER || g.wire !== WIRE_LEN) {
-          graph.push(Uint8Array.from(g.raw), ...(await rest(cur, g)));
+          graph.push(Uint8Array.from(g.raw), ...(await rest(cur, g, end)));
           continue;
         }
         const lenRaw: number[] = [];
-        const t = await tensor(cur, await cur.varint(lenRaw), location, weights);
+        const len = await cur.varint(lenRaw);
+        if (cur.pos + len > end) throw new Error('an initializer runs past the graph');
+        const t = await tensor(cur, len, location, weights);
         if (t.moved) moved++;
         graph.push(
           ...(t.moved ? lenField(GRAPH_INITIALIZER, t.parts) : [Uint8Array.from([...g.raw, ...lenRaw]), ...t.parts]),

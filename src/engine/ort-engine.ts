@@ -7,7 +7,7 @@ import type * as ortTypes from 'onnxruntime-web';
 import { WorkbenchError } from '../data/errors';
 import { RuntimeGate } from './runtime-gate';
 import { externalizeWeights } from '../core/onnx-external';
-import type { ExternalWeights } from '../core/onnx-split';
+import { free, type ExternalWeights } from '../core/onnx-split';
 
 export type Backend = 'webgpu' | 'wasm';
 
@@ -138,12 +138,12 @@ export interface HostTensor {
   dims: number[];
 }
 
-/** One external-data file of an ONNX model: the name the graph refers to and its bytes. */
 /** The name a WASM session mounts a model file's own weights as (core/onnx-external.ts, onnx-split.ts). */
 export function weightsLocation(file: string): string {
   return `${file.split('/').pop()}.weights`;
 }
 
+/** One external-data file of an ONNX model: the name the graph refers to and its bytes. */
 export interface ExternalData {
   path: string;
   data: Uint8Array;
@@ -234,25 +234,27 @@ export class EngineSession {
 
   /**
    * A WASM session from a model split as it was read (core/onnx-split.ts, with `weightsLocation(file)`): each
-   * weight is freed as onnxruntime copies it into the heap, so the file is never whole in memory. The weights
-   * are all freed when this returns. Null when onnxruntime asked for a weight twice, or for bytes that are
-   * not one: make the session from the whole file then.
+   * weight is freed as onnxruntime copies it into the heap, so the file and the heap's copy of it never add
+   * up. The weights and the graph are all freed when this returns. Null when onnxruntime asked for a weight
+   * twice, or for bytes that are not one: make the session from the whole file then.
    */
   static async createSplit(
-    split: { graph: Uint8Array; weights: ExternalWeights; moved: number },
+    split: { graph: Uint8Array<ArrayBuffer>; weights: ExternalWeights; moved: number },
     probe: BackendProbe,
     file: string,
   ): Promise<EngineSession | null> {
-    const ort = await runtimeFor('wasm');
-    configure(ort, 'wasm', probe);
     const external = split.moved > 0 ? [{ path: weightsLocation(file), data: split.weights }] : [];
     try {
+      const ort = await runtimeFor('wasm');
+      configure(ort, 'wasm', probe);
       return await EngineSession.open(ort, split.graph, 'wasm', file, external);
     } catch (e) {
       if (split.weights.refused) return null;
       throw e;
     } finally {
       split.weights.release();
+      // onnxruntime copied the graph into its heap; with nothing moved it is the whole file.
+      free(split.graph);
     }
   }
 

@@ -9,6 +9,10 @@ import * as ort from 'onnxruntime-web/wasm';
 import { describe, expect, test } from 'vitest';
 import { externalizeWeights } from '../../src/core/onnx-external';
 import { ExternalWeights, splitWeights } from '../../src/core/onnx-split';
+import { hashParts } from '../../src/data/content-hash';
+import { ModelFiles } from '../../src/data/model-fetch';
+import { EngineSession, type BackendProbe } from '../../src/engine/ort-engine';
+import { openTower } from '../../src/engine/tower-files';
 import { REPO, SHARED } from '../helpers/paths';
 
 const FIXTURES = path.join(REPO, 'tests/fixtures/models');
@@ -18,7 +22,7 @@ const proto = ArrayBuffer.prototype as ArrayBuffer & { transfer?: (n: number) =>
 proto.transfer ??= function (this: ArrayBuffer) {
   return structuredClone(this, { transfer: [this] });
 };
-const read = (file: string) => new Uint8Array(fs.readFileSync(file));
+const read = (file: string): Uint8Array<ArrayBuffer> => new Uint8Array(fs.readFileSync(file));
 const gemmaVision = read(path.join(FIXTURES, 'tiny-siglip2-gemma/onnx/vision_model.onnx'));
 const toyText = read(path.join(SHARED, 'models/toy-clip-cifar10/onnx/text_model.onnx'));
 
@@ -130,5 +134,50 @@ describe('a session from the pieces (onnxruntime-web, WASM)', () => {
     await s.release();
     expect(got.length).toBe(expected.length);
     expect(Array.from(got)).toEqual(Array.from(expected));
+  });
+});
+
+describe('openTower and EngineSession.createSplit (WASM, onnxruntime-web in Node)', () => {
+  const probe: BackendProbe = {
+    webgpu: false,
+    shaderF16: false,
+    adapter: null,
+    crossOriginIsolated: false,
+    wasmThreads: 1,
+    fallbackAdapter: false,
+    cores: 1,
+  };
+  const PATH = 'onnx/text_model.onnx';
+  const folder = (bytes: Uint8Array<ArrayBuffer>) =>
+    new ModelFiles({
+      kind: 'files',
+      id: 'toy',
+      files: { [PATH]: new File([bytes], 'text_model.onnx') },
+      origin: 'folder',
+    });
+  const changed = () => new Error('changed');
+
+  test('a picked file is split as it is read, checked against the load hash, and the session runs', async () => {
+    const hash = await hashParts([toyText]);
+    const { session, from } = await openTower(folder(toyText), PATH, hash, 'wasm', probe, changed);
+    expect(from).toBe('pieces');
+    expect(session.outputNames).toContain('text_embeds');
+    await session.dispose();
+    // Another file under the same name is refused, with the caller's error.
+    const other = toyText.slice();
+    other[other.byteLength - 100]! ^= 1;
+    await expect(openTower(folder(other), PATH, hash, 'wasm', probe, changed)).rejects.toThrow('changed');
+  });
+
+  test('a weight onnxruntime asks for twice is refused: no session, every weight freed, made whole instead', async () => {
+    const split = await splitWeights(chunks(toyText, 1 << 16), toyText.byteLength, 'text_model.onnx.weights');
+    // Hand one weight over before onnxruntime asks for it, as if it had been asked for already.
+    const [offset, length] = references(split.graph)[0]!;
+    split.weights.subarray(offset, offset + length);
+    const graph = split.graph;
+    expect(await EngineSession.createSplit(split, probe, PATH)).toBeNull();
+    expect(split.weights.refused).toBe(true);
+    expect(split.weights.held).toBe(0);
+    expect(graph.byteLength).toBe(0); // freed too
   });
 });
