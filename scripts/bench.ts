@@ -355,7 +355,7 @@ async function main() {
         `backend ${String(results.backend)} (${String(results.dtype)}) · ${familyNote(results)} · peak ${Math.round(peakMb)} MB · ` +
         `longest main-thread task ${Math.round(Math.max(0, ...longTasks))} ms · longest wait for a frame ` +
         `${Math.round(frameGap.ms)} ms · run ${t.total_ms} ms ` +
-        `(texts ${t.embed_texts_ms} ms${textTower?.loadMs.length ? `, text tower loaded in ${textTower.loadMs.map(Math.round).join(', ')} ms` : ''}) · hashing at intake ${t.index_ms} ms · ` +
+        `(texts ${t.embed_texts_ms} ms${textTower?.loadMs.length ? `, text tower loaded in ${textTower.loadMs.map(Math.round).join(', ')} ms, read as ${textTower.loadedFrom.join(', ')}` : ''}) · hashing at intake ${t.index_ms} ms · ` +
         `cache reads ${t.cache_reads_per_sec ?? '—'}/s · cache: images ${c.image_hits} hit / ${c.image_misses} encoded, ` +
         `prompts ${c.text_hits} hit / ${c.text_misses} encoded` +
         (results.frequency
