@@ -1,10 +1,10 @@
 /**
  * An ONNX model split while it is read: the graph as `externalizeWeights` (onnx-external.ts) would rewrite
- * it, and each weight it moved in a buffer of its own, so the file is never whole in memory. onnxruntime-web
- * copies a WASM session's external data into its heap one initializer at a time (`subarray` of the mounted
- * data, then a copy); from one buffer, the whole file stays in JS until the session exists: on the first text
- * after a 10,000-image B/32 run, the text tower's 254 MB beside the heap's growth for the same weights put
- * the browser at 1.6 GB (issue 12). From pieces, each is freed once copied.
+ * it, and each weight it moved in a buffer of its own. onnxruntime-web copies a WASM session's external data
+ * into its heap one initializer at a time (`subarray` of the mounted data, then a copy); from one buffer, the
+ * whole file stays in JS until the session exists: on the first text after a 10,000-image B/32 run, the text
+ * tower's 254 MB beside the heap's growth for the same weights put the browser at 1.6 GB (issue 12). From
+ * pieces, each is freed once copied, so the weights in JS and their copy in the heap never add up.
  */
 
 import {

@@ -301,7 +301,7 @@ export class ModelFiles {
   }
 
   /**
-   * The ONNX file split as it is read (core/onnx-split.ts), so that it is never whole in memory: from the
+   * The ONNX file split as it is read (core/onnx-split.ts), one buffer per weight, none for the whole: from the
    * picked folder or the download cache. Null when it is not there to stream (a file not downloaded yet),
    * when the read stalls, fails or does not parse: then read it whole (`bytes`), which downloads, retries
    * and names the problem.

@@ -57,11 +57,11 @@ export async function fetchTower(
 
 /**
  * A session from a tower file read again after the load, checked against the load's `hash` (`changed`: the
- * error when it is not that file). On WASM the file is split as it is read (core/onnx-split.ts), never whole
- * in memory, each weight freed once onnxruntime has copied it: the first text after a 10,000-image B/32 run
- * peaked at 1.6 GB with the text tower's file read whole first (issue 12). Read whole (`from: 'file'`) on
- * WebGPU, with external-data shards, where it cannot be streamed (not in the download cache) or when
- * onnxruntime asks for a weight twice.
+ * error when it is not that file). On WASM the file is split as it is read (core/onnx-split.ts), each
+ * weight in a buffer of its own that is freed once onnxruntime has copied it: the first text after a
+ * 10,000-image B/32 run peaked at 1.6 GB with the text tower's file read whole first (issue 12). Read whole
+ * (`from: 'file'`) on WebGPU, with external-data shards, where it cannot be streamed (not in the download
+ * cache) or when onnxruntime asks for a weight twice.
  */
 export async function openTower(
   files: ModelFiles,
