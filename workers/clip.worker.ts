@@ -292,17 +292,19 @@ const api = {
 
   /**
    * Images and texts encoded so far by this worker, the runtime's milliseconds per model file, and whether
-   * the text tower's session exists now, with the time of each one made after the load (text-tower.ts).
+   * the text tower's session exists now, with the time of each one made after the load (text-tower.ts);
+   * how the vision tower's WASM rebuild after a GPU loss read its file (null: none).
    */
   encodeCounts(): {
     images: number;
     texts: number;
     runtimeMs: Record<string, number>;
     textTower: TextTowerInfo | null;
+    visionRebuiltFrom: 'pieces' | 'file' | null;
   } {
     const t = model?.text;
     const textTower = t ? { resident: t.resident, loadMs: [...t.loadMs], loadedFrom: [...t.loadedFrom] } : null;
-    return { ...encoded, runtimeMs: runtimeBusyMs(), textTower };
+    return { ...encoded, runtimeMs: runtimeBusyMs(), textTower, visionRebuiltFrom: model?.rebuiltFrom ?? null };
   },
 
   /** Stop the running job at the next batch boundary (it rejects with a "cancelled" error). */

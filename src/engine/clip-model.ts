@@ -48,6 +48,8 @@ export class ClipModel {
   private lostReason: string | null = null;
   /** The WASM rebuild after a GPU loss, once started. */
   private fallback: Promise<void> | null = null;
+  /** How the vision tower's WASM rebuild after a GPU loss read its file (openTower); null before one. */
+  rebuiltFrom: 'pieces' | 'file' | null = null;
   private onNotice: NoticeFn;
 
   private constructor(
@@ -369,7 +371,8 @@ export class ClipModel {
           'the model cannot continue on WASM: load it again.',
         path,
       );
-    const { session: vision } = await openTower(files, path, hash, 'wasm', this.info.probe, changed);
+    const { session: vision, from } = await openTower(files, path, hash, 'wasm', this.info.probe, changed);
+    this.rebuiltFrom = from;
     this.info = { ...this.info, backend: 'wasm' };
     await this.text.drop();
     this.vision.dispose().catch(() => undefined);

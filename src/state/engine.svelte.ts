@@ -260,6 +260,11 @@ export class EngineState {
     return (await this.api.encodeCounts()).textTower;
   }
 
+  /** How the vision tower's WASM rebuild after a GPU loss read its file; null when there was none. */
+  async visionRebuiltFrom(): Promise<'pieces' | 'file' | null> {
+    return (await this.api.encodeCounts()).visionRebuiltFrom;
+  }
+
   /** Testing hook, reachable from automation: destroy the GPU device under the running model. */
   loseDeviceForTesting(): Promise<boolean> {
     return this.api.loseDeviceForTesting();

@@ -213,7 +213,8 @@ test('WebGPU device lost mid-run: switches to WASM, completes, caches later embe
   expect(dim).toBe(await page.evaluate(() => window.zsw.engine.info!.embeddingDim));
   const tower = await page.evaluate(() => window.zsw.engine.textTower());
   expect(tower?.resident).toBe(true);
-  // Made on WASM from the download cache, split as it is read (core/onnx-split.ts).
+  // Both towers made on WASM from the download cache, split as they are read (core/onnx-split.ts).
   expect(tower?.loadedFrom).toEqual(['pieces']);
+  expect(await page.evaluate(() => window.zsw.engine.visionRebuiltFrom())).toBe('pieces');
   await context.close();
 }, 600_000);
