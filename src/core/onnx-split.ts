@@ -90,8 +90,8 @@ export class ExternalWeights extends Uint8Array {
  * Free a buffer's store now: the model worker sits idle after a load and no GC may come for a whole run
  * (tower-files.ts, releaseTower). `ArrayBuffer.prototype.transfer` is ES2024; without it the GC frees it later.
  */
-export function free(b: Uint8Array<ArrayBuffer>): void {
-  (b.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
+export function free(b: Uint8Array): void {
+  (b.buffer as ArrayBufferLike & { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
 }
 
 /** A stream's bytes, pulled as the parser needs them; `pos` counts the bytes consumed. */

@@ -7,9 +7,7 @@ import { createSHA256 } from 'hash-wasm';
 import { WorkbenchError, cancelledError } from './errors';
 import { type ModelSource, EXPECTED_FILES_TEXT } from './model-files';
 import { concatArrays } from '../core/vector';
-import { within } from '../core/within';
-import { splitWeights, type ExternalWeights } from '../core/onnx-split';
-import { partHasher } from './content-hash';
+import { Stalled, readWithin, splitBody, type SplitFile } from './body-stream';
 
 export const MODEL_CACHE_NAME = 'zsw-model-files-v1';
 
@@ -50,9 +48,6 @@ class CutOff extends Error {
 /** The body was longer than its length (a compressed download whose encoding was not exposed). */
 class LongerThanLength extends Error {}
 
-/** No bytes came for `stallMs` (see CACHE_STALL_MS). */
-class Stalled extends Error {}
-
 /**
  * How long a read of a cached model file may go without a byte before the copy is given up and the file
  * downloaded again. In headless Chromium 156.0.8078.114 a read of a Cache Storage body now and then never
@@ -65,14 +60,6 @@ class Stalled extends Error {}
  * of a cached file delivers its first MB in milliseconds.
  */
 const CACHE_STALL_MS = 10_000;
-
-/** A read that rejects with Stalled when nothing comes within `ms` (the reader is cancelled, not awaited). */
-async function readWithin<T extends object>(read: Promise<T>, ms: number, cancel: () => Promise<void>): Promise<T> {
-  const step = await within(read, ms);
-  if (step !== null) return step;
-  cancel().catch(() => undefined);
-  throw new Stalled(`no bytes for ${ms / 1000} s`);
-}
 
 /**
  * `body` read from `offset` on, reporting the bytes so far: into `sink` when it is a buffer (then through one
@@ -178,50 +165,6 @@ function streamOf(buf: Uint8Array): ReadableStream<Uint8Array> {
   });
 }
 
-/**
- * A body's chunks in order, read through one 1 MB buffer (a BYOB reader, see readBody), which the next chunk
- * reuses: use each up before asking for the next. Stalled after `stallMs` without a byte.
- */
-async function* chunksOf(
-  body: ReadableStream<Uint8Array>,
-  stallMs: number,
-  signal?: AbortSignal,
-): AsyncGenerator<Uint8Array, void, undefined> {
-  let byob: ReadableStreamBYOBReader | null = null;
-  try {
-    byob = body.getReader({ mode: 'byob' });
-  } catch {
-    // not a byte stream: the browser's own chunks
-  }
-  const reader = byob ?? body.getReader();
-  let staging = new ArrayBuffer(1 << 20);
-  try {
-    for (;;) {
-      if (signal?.aborted) throw cancelledError();
-      const step = await readWithin<ReadableStreamReadResult<Uint8Array>>(
-        byob ? byob.read(new Uint8Array(staging)) : (reader as ReadableStreamDefaultReader<Uint8Array>).read(),
-        stallMs,
-        () => reader.cancel(),
-      );
-      if (step.done) return;
-      yield step.value;
-      if (byob) staging = step.value.buffer as ArrayBuffer;
-    }
-  } finally {
-    // Ended, stalled or left early: nothing more is read (not awaited: a stalled read may never settle).
-    reader.cancel().catch(() => undefined);
-  }
-}
-
-/** A model file split as it was read (core/onnx-split.ts), with its `hashParts([file])` hash. */
-export interface SplitFile {
-  graph: Uint8Array<ArrayBuffer>;
-  weights: ExternalWeights;
-  /** Initializers moved into `weights` (0: `graph` is the file itself). */
-  moved: number;
-  hash: string;
-}
-
 async function sha256Hex(bytes: Uint8Array): Promise<string> {
   const h = await createSHA256();
   h.init();
@@ -317,31 +260,7 @@ export class ModelFiles {
       const hit = cache ? await cache.match(this.locate(path)) : undefined;
       if (hit?.ok) [body, size] = [hit.body, Number(hit.headers.get('content-length'))];
     }
-    if (!body || !(size > 0)) return null;
-    const hasher = await partHasher(size);
-    const chunks = chunksOf(body, this.stallMs, signal);
-    let split: Awaited<ReturnType<typeof splitWeights>> | null = null;
-    try {
-      split = await splitWeights(
-        async () => {
-          const step = await chunks.next();
-          if (step.done) return null;
-          hasher.update(step.value);
-          return step.value;
-        },
-        size,
-        location,
-      );
-      if (!(await chunks.next()).done) throw new Error(`${path} is longer than ${size} bytes`);
-      return { ...split, hash: hasher.digest() };
-    } catch (e) {
-      split?.weights.release();
-      if (signal?.aborted) throw cancelledError();
-      if (e instanceof WorkbenchError && e.code === 'cancelled') throw e;
-      return null;
-    } finally {
-      await chunks.return();
-    }
+    return body && size > 0 ? splitBody(body, size, path, location, this.stallMs, signal) : null;
   }
 
   /** The file's bytes, reporting progress; throws WorkbenchError naming the file when it is missing. */

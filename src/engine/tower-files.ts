@@ -7,6 +7,7 @@ import { WorkbenchError } from '../data/errors';
 import type { ModelFiles, ProgressFn } from '../data/model-fetch';
 import { onnxPath, externalDataPath, type Dtype } from '../data/model-files';
 import { hashParts } from '../data/content-hash';
+import { free } from '../core/onnx-split';
 import {
   EngineSession,
   weightsLocation,
@@ -97,10 +98,7 @@ export async function openTower(
  * ES2024: Chromium 114, Firefox 122, Safari 17.4; without it the GC frees them later).
  */
 export function releaseTower(f: TowerFiles): void {
-  for (const b of [f.bytes, ...f.externalData.map((e) => e.data)]) {
-    const buf = b.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
-    buf.transfer?.(0);
-  }
+  for (const b of [f.bytes, ...f.externalData.map((e) => e.data)]) free(b);
 }
 
 export function toFloat32(t: HostTensor): Float32Array {
