@@ -2,6 +2,7 @@
  * The benches' view of the page's main thread during a run: the longtask observer's entries, and the
  * longest wait between two frames (which also sees what that observer misses).
  */
+import fs from 'node:fs';
 import type { Page } from 'playwright-core';
 
 /**
@@ -62,6 +63,11 @@ export async function resetLongTasks(page: Page): Promise<void> {
   await restartFrameWatch(page);
 }
 
+/** The durations of the long tasks the page's observer saw since `resetLongTasks`. */
+export async function pageLongTasks(page: Page): Promise<number[]> {
+  return page.evaluate(() => [...(window as unknown as { __longTasks: number[] }).__longTasks]);
+}
+
 /** The longest wait between two frames since `restartFrameWatch`, and when it began (ms after that). */
 export async function longestFrameGap(page: Page): Promise<{ ms: number; atMs: number }> {
   return page.evaluate(() => {
@@ -70,4 +76,23 @@ export async function longestFrameGap(page: Page): Promise<{ ms: number; atMs: n
     if (now - f.last > f.longestMs) return { ms: now - f.last, atMs: f.last - f.from };
     return { ms: f.longestMs, atMs: f.at - f.from };
   });
+}
+
+/**
+ * `--cpu-profile`: the page's main thread sampled every 1 ms until `stop`, which writes a `.cpuprofile`
+ * (Chrome DevTools' Performance panel opens it).
+ */
+export async function startCpuProfile(page: Page): Promise<{ stop: (file: string) => Promise<void> }> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 1000 });
+  await cdp.send('Profiler.start');
+  return {
+    async stop(file) {
+      const { profile } = await cdp.send('Profiler.stop');
+      await cdp.detach();
+      fs.writeFileSync(file, JSON.stringify(profile));
+      console.log(`main thread's CPU profile → ${file}`);
+    },
+  };
 }

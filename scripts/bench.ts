@@ -13,6 +13,7 @@
  *                                                 default a recognised one: label, object, imagenet_sysnet_id…)
  *                    [--logit-scale S] [--logit-bias=B]   (scoring scalars an export lacks, e.g. SigLIP's;
  *                                                        a negative bias needs the = form)
+ *                    [--cpu-profile <file.cpuprofile>]   (the page's main thread, sampled over the run)
  *   npm run bench -- --model … --embeddings <clip-retrieval folder | .npy + path list>  (in place of --data)
  *   npm run bench -- --model A --model B [--model …] --data <folder> [--model-scalars <id>=<scale>,<bias>]  (a comparison)
  *   npm run bench -- --task retrieve --model A --model B … --data <image folder> [--captions <file>]  (a retrieval comparison)
@@ -31,7 +32,7 @@ import { serveBuiltApp } from './serve-built';
 import { hubSource, urlSource, type ModelSource } from '../src/data/model-files';
 import { isPresetId } from '../src/core/templates';
 import { benchRetrieve, checkCaptionsArg } from './bench-retrieve';
-import { FRAME_WATCH, longestFrameGap, resetLongTasks } from './bench-main-thread';
+import { FRAME_WATCH, longestFrameGap, pageLongTasks, resetLongTasks, startCpuProfile } from './bench-main-thread';
 import { importEmbeddings } from './bench-embeddings';
 import { benchMulti, parseModelScalars } from './bench-multi';
 import '../tests/helpers/zsw';
@@ -63,6 +64,7 @@ const { values: opts } = parseArgs({
     'no-cache': { type: 'boolean', default: false },
     'logit-scale': { type: 'string' },
     'logit-bias': { type: 'string' },
+    'cpu-profile': { type: 'string' },
   },
 });
 
@@ -268,7 +270,10 @@ async function main() {
       console.log(`${r.line} · peak ${Math.round(peakMb)} MB → ${opts.out}`);
       return;
     }
-    // The same intake as the UI: the folder goes into the page's <input webkitdirectory>.
+    // The same intake as the UI: the folder goes into the page's <input webkitdirectory>. Its main-thread
+    // figures (the pick, the layout, the hashing) are counted apart from the run's.
+    await resetLongTasks(page);
+    const profiler = opts['cpu-profile'] ? await startCpuProfile(page) : null;
     const imported = opts.embeddings ? await importEmbeddings(page, dataDir, 'classify', fail) : null;
     if (!imported) await page.getByTestId('folder-input').setInputFiles(dataDir);
     await page.waitForFunction(() => window.zsw.classify.dataset !== null || window.zsw.classify.error !== null);
@@ -301,10 +306,12 @@ async function main() {
       if (err) fail(`${opts.classnames}: ${err.message}`);
     }
 
+    const intake = { longTasks: await pageLongTasks(page), frameGap: await longestFrameGap(page) };
     const runStart = Date.now();
     if (process.env.BENCH_DEBUG) console.log('start at', await page.evaluate(() => performance.now()));
     await resetLongTasks(page);
     const ok = await page.evaluate((n) => window.zsw.classify.start(n ?? undefined), limit);
+    if (profiler) await profiler.stop(opts['cpu-profile']!);
     if (!ok) {
       const err = await page.evaluate(() => window.zsw.classify.error);
       fail(`the run failed: ${err?.message ?? 'unknown error'}`);
@@ -313,7 +320,7 @@ async function main() {
     // Read before the results JSON is made in the page for this script, which holds a frame itself.
     const frameGap = await longestFrameGap(page);
     const results = (await page.evaluate(() => window.zsw.classify.resultsJson())) as Record<string, unknown>;
-    const longTasks = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks);
+    const longTasks = await pageLongTasks(page);
     if (process.env.BENCH_DEBUG) {
       console.log(
         await page.evaluate(() => {
@@ -333,7 +340,7 @@ async function main() {
     }
     if (opts.metadata && sliceBy.length > 0) results.slices = await sliceResults(page, opts.metadata, sliceBy);
     if (imported) results.embeddings = imported;
-    results.bench = benchRecord(wallMs, longTasks, frameGap, peakMb, pageErrors);
+    results.bench = benchRecord(wallMs, longTasks, frameGap, peakMb, pageErrors, intake);
     // On WASM the text tower's session is made at the first text after the load: its time is in the texts'.
     const textTower = await page.evaluate(() => window.zsw.engine.textTower());
     (results.bench as Record<string, unknown>).text_tower = textTower;
@@ -354,7 +361,8 @@ async function main() {
         `${d.failed.length ? `, ${d.failed.length} failed` : ''} · ${t.images_per_sec ?? '—'} images/s · ` +
         `backend ${String(results.backend)} (${String(results.dtype)}) · ${familyNote(results)} · peak ${Math.round(peakMb)} MB · ` +
         `longest main-thread task ${Math.round(Math.max(0, ...longTasks))} ms · longest wait for a frame ` +
-        `${Math.round(frameGap.ms)} ms · run ${t.total_ms} ms ` +
+        `${Math.round(frameGap.ms)} ms (intake: ${Math.round(Math.max(0, ...intake.longTasks))} ms, ` +
+        `${Math.round(intake.frameGap.ms)} ms) · run ${t.total_ms} ms ` +
         `(texts ${t.embed_texts_ms} ms${textTower?.loadMs.length ? `, text tower loaded in ${textTower.loadMs.map(Math.round).join(', ')} ms, read as ${textTower.loadedFrom.join(', ')}` : ''}) · hashing at intake ${t.index_ms} ms · ` +
         `cache reads ${t.cache_reads_per_sec ?? '—'}/s · cache: images ${c.image_hits} hit / ${c.image_misses} encoded, ` +
         `prompts ${c.text_hits} hit / ${c.text_misses} encoded` +
@@ -398,6 +406,7 @@ function benchRecord(
   frameGap: { ms: number; atMs: number },
   peakMb: number,
   pageErrors: string[],
+  intake?: { longTasks: number[]; frameGap: { ms: number } },
 ) {
   return {
     data: dataDir,
@@ -408,6 +417,11 @@ function benchRecord(
       longest_task_ms: Math.round(Math.max(0, ...longTasks)),
       longest_frame_gap_ms: Math.round(frameGap.ms),
       longest_frame_gap_at_ms: Math.round(frameGap.atMs),
+      // From the folder's pick to the end of its hashing (the folder intake), before the run.
+      intake: intake && {
+        long_tasks: intake.longTasks.map(Math.round),
+        longest_frame_gap_ms: Math.round(intake.frameGap.ms),
+      },
     },
     memory: { peak_browser_pss_mb: peakMb > 0 ? Math.round(peakMb) : null },
     page_errors: pageErrors,
