@@ -138,9 +138,10 @@ const api = {
     return memo.arrived(run, rows);
   },
 
-  /** Close run `run` once `rows` rows are here and written: the first refused write, and the keys held. */
-  settleRun(run: number, rows: number): Promise<{ write: WriteResult; held: string[] }> {
-    return memo.settle(run, rows);
+  /** Close run `run` once `rows` rows are here and written: the first refused write, and the seqs held. */
+  async settleRun(run: number, rows: number): Promise<{ write: WriteResult; held: Uint32Array }> {
+    const r = await memo.settle(run, rows);
+    return Comlink.transfer(r, [r.held.buffer]);
   },
 
   touchModel(rec: Omit<ModelRecord, 'lastUsed'>): Promise<WriteResult> {

@@ -181,10 +181,16 @@ export async function encodeMissingImages(
   // A file that failed is listed among the failures only, whatever its header says.
   const failedFiles = new Set(failed.map((f) => f.file));
   const remarks = (await notes).filter((n) => !failedFiles.has(n.file));
-  // In the folder's order: the decode workers report failures in whatever order they finish.
-  const order = new Map(a.paths.map((p, i) => [p, i]));
-  failed.sort((x, y) => (order.get(x.file) ?? order.size) - (order.get(y.file) ?? order.size));
-  return { failed, notes: remarks, encoded: progress.encoded, ms: performance.now() - t0 };
+  // In the folder's order: the decode workers report failures in whatever order they finish. (A map of
+  // every path took 25 ms for 50,000 images: made only when there is something to sort.)
+  if (failed.length > 1) {
+    const order = new Map(a.paths.map((p, i) => [p, i]));
+    failed.sort((x, y) => (order.get(x.file) ?? order.size) - (order.get(y.file) ?? order.size));
+  }
+  const ms = performance.now() - t0;
+  // The caller's bookkeeping over every image (which are scored, their labels) starts a task of its own.
+  await nextTask();
+  return { failed, notes: remarks, encoded: progress.encoded, ms };
 }
 
 /**

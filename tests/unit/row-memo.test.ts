@@ -46,7 +46,8 @@ describe('RowMemo', () => {
     memo.take({ run: 1, seqs: [2, 0], embeddings: Float32Array.of(1, 2, 3, 4), backend: 'webgpu' });
     // After a GPU loss the rest comes from WASM: stored under the WASM key, which gets a model record.
     memo.take({ run: 1, seqs: [1], embeddings: Float32Array.of(5, 6), backend: 'wasm' });
-    expect(await memo.settle(1, 3)).toEqual({ write: { stored: true }, held: ['h2', 'h0', 'h1'] });
+    // The seqs held, in the order their rows came (the main thread has their keys).
+    expect(await memo.settle(1, 3)).toEqual({ write: { stored: true }, held: Uint32Array.of(2, 0, 1) });
     expect(calls).toEqual([
       'images fp:webgpu h2,h0 [1,2,3,4]/2 run 7',
       'touch vision fp:wasm',
@@ -71,7 +72,7 @@ describe('RowMemo', () => {
       }),
     );
     memo.take({ run: 2, seqs: [0, 1], embeddings: Float32Array.of(1, 0, 0, 1), backend: 'wasm' });
-    expect(await memo.settle(2, 2)).toEqual({ write: { stored: true }, held: ['a cat', 'a dog'] });
+    expect(await memo.settle(2, 2)).toEqual({ write: { stored: true }, held: Uint32Array.of(0, 1) });
     expect(calls).toEqual(['texts tfp:wasm a cat,a dog [1,0,0,1]/2']);
     expect([...memo.gather({ memo: 'm:text', keys: ['a dog'] })]).toEqual([0, 1]);
   });
@@ -100,7 +101,7 @@ describe('RowMemo', () => {
     memo.open(4, run({ write: false }));
     memo.take({ run: 4, seqs: [0], embeddings: Float32Array.of(1, 2), backend: 'webgpu' });
     // A batch that arrives after the run settled is dropped: not held, not written, not in `held`.
-    expect((await memo.settle(4, 1)).held).toEqual(['h0']);
+    expect((await memo.settle(4, 1)).held).toEqual(Uint32Array.of(0));
     memo.take({ run: 4, seqs: [1], embeddings: Float32Array.of(3, 4), backend: 'webgpu' });
     expect(calls).toEqual([]);
     expect(() => memo.gather({ memo: 'm', keys: ['h1'] })).toThrow(/no row for h1/);
