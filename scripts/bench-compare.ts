@@ -46,7 +46,16 @@ import { DATASETS, MODELS, REPO } from '../tests/helpers/paths';
 import { DTYPES, onnxPath, urlSource, type Dtype } from '../src/data/model-files';
 import { outputSize, parsePreprocessConfig, preprocessRgb } from '../src/core/preprocess';
 import type { OrtBundle, PeerTiming } from './bench-peers.worker';
-import { FRAME_WATCH, longestFrameGap, longFrameGaps, restartFrameWatch } from './bench-main-thread';
+import {
+  FRAME_WATCH,
+  LONG_TASKS,
+  type LongTask,
+  longestFrameGap,
+  longFrameGaps,
+  placeFrameGaps,
+  placeLongTasks,
+  restartFrameWatch,
+} from './bench-main-thread';
 import { cosineStats, epSection, epSummary, jspiBuild, type EpRun, type Probe } from './bench-ort-variants';
 import { serveBuiltApp } from './serve-built';
 import '../tests/helpers/zsw';
@@ -331,44 +340,6 @@ interface Measure {
   extra?: Record<string, unknown>;
 }
 
-interface LongTask {
-  atMs: number;
-  ms: number;
-  /** The scripts of the long animation frame that held the task (invoker, function, file, their ms). */
-  scripts: string[];
-}
-
-/** Long tasks, and long animation frames for what ran in them (the longtask entry names no script). */
-const LONG_TASKS = () => {
-  const w = window as unknown as { __longTasks: LongTask[]; __loaf: LongTask[] };
-  w.__longTasks = [];
-  w.__loaf = [];
-  new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) w.__longTasks.push({ atMs: e.startTime, ms: e.duration, scripts: [] });
-  }).observe({ type: 'longtask', buffered: true });
-  type Loaf = PerformanceEntry & {
-    scripts: { invoker: string; sourceFunctionName: string; sourceURL: string; duration: number }[];
-  };
-  new PerformanceObserver((list) => {
-    for (const e of list.getEntries() as Loaf[])
-      w.__loaf.push({
-        atMs: e.startTime,
-        ms: e.duration,
-        scripts: e.scripts.map(
-          (x) => `${x.invoker} ${x.sourceFunctionName}@${x.sourceURL.split('/').pop()} ${Math.round(x.duration)} ms`,
-        ),
-      });
-  }).observe({ type: 'long-animation-frame', buffered: true });
-};
-
-/** Each long task with its time made relative to `t0` and the scripts of the animation frame that held it. */
-function placeLongTasks(tasks: LongTask[], frames: LongTask[], t0: number): LongTask[] {
-  return tasks.map((t) => {
-    const f = frames.find((x) => x.atMs <= t.atMs + 1 && t.atMs + t.ms <= x.atMs + x.ms + 1);
-    return { atMs: Math.round(t.atMs - t0), ms: Math.round(t.ms), scripts: f?.scripts ?? [] };
-  });
-}
-
 /** Chromium processes started by this process (their parent is us), by pid. */
 function chromiumChildren(): Set<number> {
   const out = new Set<number>();
@@ -503,13 +474,7 @@ async function ours(
       return { tasks: w.__longTasks, frames: w.__loaf };
     });
     const placed = placeLongTasks(longTasks.tasks, longTasks.frames, pageT0);
-    const gapsPlaced = gaps.map((g) => ({
-      atMs: Math.round(g.at - pageT0),
-      ms: Math.round(g.ms),
-      scripts: longTasks.frames
-        .filter((f) => f.atMs < g.at + g.ms && f.atMs + f.ms > g.at)
-        .flatMap((f) => [`frame of ${Math.round(f.ms)} ms`, ...f.scripts]),
-    }));
+    const gapsPlaced = placeFrameGaps(gaps, longTasks.frames, pageT0);
     const embedMs = res.timing.embed_images_ms;
     // The first search after the run, as typed in the page: on WASM it makes the text tower's session, which
     // the run did not hold (engine/text-tower.ts). Watched 2 s past its answer, where its PSS is kept too.

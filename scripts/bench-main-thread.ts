@@ -35,6 +35,55 @@ export interface FrameGap {
   gaps: [number, number][];
 }
 
+export interface LongTask {
+  atMs: number;
+  ms: number;
+  /** The scripts of the long animation frame that held the task (invoker, function, file, their ms). */
+  scripts: string[];
+}
+
+/** Long tasks, and long animation frames for what ran in them (the longtask entry names no script). */
+export const LONG_TASKS = () => {
+  const w = window as unknown as { __longTasks: LongTask[]; __loaf: LongTask[] };
+  w.__longTasks = [];
+  w.__loaf = [];
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) w.__longTasks.push({ atMs: e.startTime, ms: e.duration, scripts: [] });
+  }).observe({ type: 'longtask', buffered: true });
+  type Loaf = PerformanceEntry & {
+    scripts: { invoker: string; sourceFunctionName: string; sourceURL: string; duration: number }[];
+  };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries() as Loaf[])
+      w.__loaf.push({
+        atMs: e.startTime,
+        ms: e.duration,
+        scripts: e.scripts.map(
+          (x) => `${x.invoker} ${x.sourceFunctionName}@${x.sourceURL.split('/').pop()} ${Math.round(x.duration)} ms`,
+        ),
+      });
+  }).observe({ type: 'long-animation-frame', buffered: true });
+};
+
+/** Each long task with its time made relative to `t0` and the scripts of the animation frame that held it. */
+export function placeLongTasks(tasks: LongTask[], frames: LongTask[], t0: number): LongTask[] {
+  return tasks.map((t) => {
+    const f = frames.find((x) => x.atMs <= t.atMs + 1 && t.atMs + t.ms <= x.atMs + x.ms + 1);
+    return { atMs: Math.round(t.atMs - t0), ms: Math.round(t.ms), scripts: f?.scripts ?? [] };
+  });
+}
+
+/** Each wait for a frame (`longFrameGaps`) relative to `t0`, with the long animation frames over it and their scripts. */
+export function placeFrameGaps(gaps: { at: number; ms: number }[], frames: LongTask[], t0: number): LongTask[] {
+  return gaps.map((g) => ({
+    atMs: Math.round(g.at - t0),
+    ms: Math.round(g.ms),
+    scripts: frames
+      .filter((f) => f.atMs < g.at + g.ms && f.atMs + f.ms > g.at)
+      .flatMap((f) => [`frame of ${Math.round(f.ms)} ms`, ...f.scripts]),
+  }));
+}
+
 /** Waits for a frame are counted from here (`FRAME_WATCH` must be in the page). */
 export async function restartFrameWatch(page: Page): Promise<void> {
   await page.evaluate(() => {
@@ -56,16 +105,24 @@ export async function longFrameGaps(page: Page): Promise<{ at: number; ms: numbe
 export async function resetLongTasks(page: Page): Promise<void> {
   await page.evaluate(async () => {
     await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 100)));
-    const w = window as unknown as { __longTasks: number[]; __longTaskAt: number[] };
+    const w = window as unknown as { __longTasks: LongTask[]; __loaf: LongTask[] };
     w.__longTasks.length = 0;
-    w.__longTaskAt.length = 0;
+    w.__loaf.length = 0;
   });
   await restartFrameWatch(page);
 }
 
-/** The durations of the long tasks the page's observer saw since `resetLongTasks`. */
-export async function pageLongTasks(page: Page): Promise<number[]> {
-  return page.evaluate(() => [...(window as unknown as { __longTasks: number[] }).__longTasks]);
+/**
+ * Since `resetLongTasks` (`LONG_TASKS` and `FRAME_WATCH` in the page): the long tasks and the waits for a
+ * frame of 50 ms or more, each with the scripts of the long animation frames over it; ms after the reset.
+ */
+export async function mainThreadSinceReset(page: Page): Promise<{ tasks: LongTask[]; gaps: LongTask[] }> {
+  const { tasks, frames, gaps, from } = await page.evaluate(() => {
+    const w = window as unknown as { __longTasks: LongTask[]; __loaf: LongTask[]; __frames: FrameGap };
+    return { tasks: w.__longTasks, frames: w.__loaf, gaps: w.__frames.gaps, from: w.__frames.from };
+  });
+  const g = gaps.map(([at, ms]) => ({ at, ms }));
+  return { tasks: placeLongTasks(tasks, frames, from), gaps: placeFrameGaps(g, frames, from) };
 }
 
 /** The longest wait between two frames since `restartFrameWatch`, and when it began (ms after that). */

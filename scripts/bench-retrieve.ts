@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import '../tests/helpers/zsw';
-import { longestFrameGap } from './bench-main-thread';
+import { type LongTask, longestFrameGap, mainThreadSinceReset, resetLongTasks } from './bench-main-thread';
 
 /** Queries no caption file is likely to hold verbatim, so each search encodes its text. */
 const SEARCH_WORDS = [
@@ -48,11 +48,11 @@ export async function benchRetrieve(
   page: Page,
   o: RetrieveBenchOptions,
   fail: (message: string) => never,
-  resetLongTasks: (page: Page) => Promise<void>,
 ): Promise<{
   results: Record<string, unknown>;
   wallMs: number;
-  runLongTasks: number[];
+  /** The run's long tasks and waits for a frame of 50 ms or more (`mainThreadSinceReset`). */
+  runMainThread: { tasks: LongTask[]; gaps: LongTask[] };
   runFrameGap: { ms: number; atMs: number };
   line: string;
 }> {
@@ -76,21 +76,13 @@ export async function benchRetrieve(
   const t0 = Date.now();
   if (process.env.BENCH_DEBUG) console.log('run starts at', await page.evaluate(() => performance.now()));
   const ok = await page.evaluate(() => window.zsw.retrieve.start());
-  if (process.env.BENCH_DEBUG) {
-    console.log(
-      await page.evaluate(() => {
-        const w = window as unknown as { __longTasks: number[]; __longTaskAt: number[] };
-        return JSON.stringify({ now: performance.now(), at: w.__longTaskAt, d: w.__longTasks });
-      }),
-    );
-  }
   if (!ok)
     fail(`the run failed: ${(await page.evaluate(() => window.zsw.retrieve.error))?.message ?? 'unknown error'}`);
   const wallMs = Date.now() - t0;
   // Read before the results JSON is made in the page for this script, which holds a frame itself.
   const runFrameGap = await longestFrameGap(page);
+  const runMainThread = await mainThreadSinceReset(page);
   const results = (await page.evaluate(() => window.zsw.retrieve.resultsJson()))!;
-  const runLongTasks = await page.evaluate(() => [...(window as unknown as { __longTasks: number[] }).__longTasks]);
   if (results.metrics) results.concepts = await conceptsOf(page, o.frequencies, fail);
 
   // Timed searches: each a new text (encoded by the text tower) over every image, as typed in the UI.
@@ -141,7 +133,7 @@ export async function benchRetrieve(
     `run ${t.total_ms} ms · cache: images ${c.image_hits} hit / ${c.image_misses} encoded, captions ` +
     `${c.text_hits} hit / ${c.text_misses} encoded · search over ${dataset.searchable_images} images: median ` +
     `${s.total_ms.median} ms, p95 ${s.total_ms.p95} ms (ranking ${s.rank_ms.median} ms)`;
-  return { results, wallMs, runLongTasks, runFrameGap, line };
+  return { results, wallMs, runMainThread, runFrameGap, line };
 }
 
 /** The Retrieval view's concept-wise table: caption nouns (≥ 10 images) with their Recall@K. */

@@ -32,7 +32,15 @@ import { serveBuiltApp } from './serve-built';
 import { hubSource, urlSource, type ModelSource } from '../src/data/model-files';
 import { isPresetId } from '../src/core/templates';
 import { benchRetrieve, checkCaptionsArg } from './bench-retrieve';
-import { FRAME_WATCH, longestFrameGap, pageLongTasks, resetLongTasks, startCpuProfile } from './bench-main-thread';
+import {
+  FRAME_WATCH,
+  LONG_TASKS,
+  type LongTask,
+  longestFrameGap,
+  mainThreadSinceReset,
+  resetLongTasks,
+  startCpuProfile,
+} from './bench-main-thread';
 import { importEmbeddings } from './bench-embeddings';
 import { benchMulti, parseModelScalars } from './bench-multi';
 import '../tests/helpers/zsw';
@@ -201,17 +209,7 @@ async function main() {
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
     if (process.env.BENCH_DEBUG) page.on('console', (m) => console.log(m.text()));
-    await page.addInitScript(() => {
-      const w = window as unknown as { __longTasks: number[]; __longTaskAt: number[] };
-      w.__longTasks = [];
-      w.__longTaskAt = [];
-      new PerformanceObserver((list) => {
-        for (const e of list.getEntries()) {
-          w.__longTasks.push(e.duration);
-          w.__longTaskAt.push(e.startTime);
-        }
-      }).observe({ type: 'longtask', buffered: true });
-    });
+    await page.addInitScript(LONG_TASKS);
     await page.addInitScript(FRAME_WATCH);
     await page.goto(`${appUrl}/?mode=${multi ? 'compare' : 'classify'}`);
     await page.waitForFunction(() => 'zsw' in window);
@@ -262,12 +260,12 @@ async function main() {
         page,
         { dataDir, captions: opts.captions, queries: Number(opts.queries), frequencies: opts.frequencies },
         fail,
-        resetLongTasks,
       );
       // Long tasks of the run itself; the timed searches afterwards render thumbnails and are not counted.
-      r.results.bench = benchRecord(r.wallMs, r.runLongTasks, r.runFrameGap, peakMb, pageErrors);
+      r.results.bench = benchRecord(r.wallMs, r.runMainThread, r.runFrameGap, peakMb, pageErrors);
       fs.writeFileSync(opts.out!, JSON.stringify(r.results, null, 1));
       console.log(`${r.line} · peak ${Math.round(peakMb)} MB → ${opts.out}`);
+      printMainThread('run', r.runMainThread);
       return;
     }
     // The same intake as the UI: the folder goes into the page's <input webkitdirectory>. Its main-thread
@@ -306,7 +304,7 @@ async function main() {
       if (err) fail(`${opts.classnames}: ${err.message}`);
     }
 
-    const intake = { longTasks: await pageLongTasks(page), frameGap: await longestFrameGap(page) };
+    const intake = { frameGap: await longestFrameGap(page), ...(await mainThreadSinceReset(page)) };
     const runStart = Date.now();
     if (process.env.BENCH_DEBUG) console.log('start at', await page.evaluate(() => performance.now()));
     await resetLongTasks(page);
@@ -319,16 +317,8 @@ async function main() {
     const wallMs = Date.now() - runStart;
     // Read before the results JSON is made in the page for this script, which holds a frame itself.
     const frameGap = await longestFrameGap(page);
+    const mainThread = await mainThreadSinceReset(page);
     const results = (await page.evaluate(() => window.zsw.classify.resultsJson())) as Record<string, unknown>;
-    const longTasks = await pageLongTasks(page);
-    if (process.env.BENCH_DEBUG) {
-      console.log(
-        await page.evaluate(() => {
-          const w = window as unknown as { __longTasks: number[]; __longTaskAt: number[] };
-          return JSON.stringify({ now: performance.now(), at: w.__longTaskAt, d: w.__longTasks });
-        }),
-      );
-    }
     if (opts.frequencies) {
       // The same import and fit as the Concept frequency view; r and slope over the per-class points.
       const text = fs.readFileSync(opts.frequencies, 'utf8');
@@ -340,7 +330,7 @@ async function main() {
     }
     if (opts.metadata && sliceBy.length > 0) results.slices = await sliceResults(page, opts.metadata, sliceBy);
     if (imported) results.embeddings = imported;
-    results.bench = benchRecord(wallMs, longTasks, frameGap, peakMb, pageErrors, intake);
+    results.bench = benchRecord(wallMs, mainThread, frameGap, peakMb, pageErrors, intake);
     // On WASM the text tower's session is made at the first text after the load: its time is in the texts'.
     const textTower = await page.evaluate(() => window.zsw.engine.textTower());
     (results.bench as Record<string, unknown>).text_tower = textTower;
@@ -360,8 +350,8 @@ async function main() {
         `mean per-class recall ${(100 * m.mean_per_class_recall).toFixed(2)}% · ${d.evaluated} images, ${d.classes} classes` +
         `${d.failed.length ? `, ${d.failed.length} failed` : ''} · ${t.images_per_sec ?? '—'} images/s · ` +
         `backend ${String(results.backend)} (${String(results.dtype)}) · ${familyNote(results)} · peak ${Math.round(peakMb)} MB · ` +
-        `longest main-thread task ${Math.round(Math.max(0, ...longTasks))} ms · longest wait for a frame ` +
-        `${Math.round(frameGap.ms)} ms (intake: ${Math.round(Math.max(0, ...intake.longTasks))} ms, ` +
+        `longest main-thread task ${Math.max(0, ...mainThread.tasks.map((x) => x.ms))} ms · longest wait for a frame ` +
+        `${Math.round(frameGap.ms)} ms (folder intake: ${Math.max(0, ...intake.tasks.map((x) => x.ms))} ms, ` +
         `${Math.round(intake.frameGap.ms)} ms) · run ${t.total_ms} ms ` +
         `(texts ${t.embed_texts_ms} ms${textTower?.loadMs.length ? `, text tower loaded in ${textTower.loadMs.map(Math.round).join(', ')} ms, read as ${textTower.loadedFrom.join(', ')}` : ''}) · hashing at intake ${t.index_ms} ms · ` +
         `cache reads ${t.cache_reads_per_sec ?? '—'}/s · cache: images ${c.image_hits} hit / ${c.image_misses} encoded, ` +
@@ -372,6 +362,8 @@ async function main() {
           : '') +
         ` → ${opts.out}`,
     );
+    printMainThread('folder intake', intake);
+    printMainThread('run', mainThread);
   } finally {
     clearInterval(sampler);
     await browser.close();
@@ -400,27 +392,51 @@ async function sliceResults(page: Page, file: string, columns: string[]): Promis
   }
 }
 
+type MainThread = { tasks: LongTask[]; gaps: LongTask[] };
+
+/** Long tasks and waits for a frame of 50 ms or more, with what ran (ms after the count began). */
+const listed = (m: MainThread) => ({
+  long_task_list: m.tasks.map((t) => ({ at_ms: t.atMs, ms: t.ms, scripts: t.scripts })),
+  frame_waits_50ms: m.gaps.map((t) => ({ at_ms: t.atMs, ms: t.ms, frames: t.scripts })),
+});
+
+/** Printed after the summary line: each long task and wait for a frame of 50 ms or more. */
+function printMainThread(phase: string, m: MainThread): void {
+  for (const t of m.tasks)
+    console.log(
+      `  ${phase}: long task ${t.ms} ms at ${(t.atMs / 1000).toFixed(1)} s; ${t.scripts.join('; ') || 'no script'}`,
+    );
+  for (const t of m.gaps)
+    console.log(
+      `  ${phase}: wait for a frame ${t.ms} ms at ${(t.atMs / 1000).toFixed(1)} s; ` +
+        `${t.scripts.join('; ') || 'no long animation frame'}`,
+    );
+}
+
 function benchRecord(
   wallMs: number,
-  longTasks: number[],
+  run: MainThread,
   frameGap: { ms: number; atMs: number },
   peakMb: number,
   pageErrors: string[],
-  intake?: { longTasks: number[]; frameGap: { ms: number } },
+  intake?: MainThread & { frameGap: { ms: number } },
 ) {
   return {
     data: dataDir,
     limit,
     run_wall_ms: wallMs,
     main_thread: {
-      long_tasks: longTasks.length,
-      longest_task_ms: Math.round(Math.max(0, ...longTasks)),
+      long_tasks: run.tasks.length,
+      longest_task_ms: Math.max(0, ...run.tasks.map((t) => t.ms)),
       longest_frame_gap_ms: Math.round(frameGap.ms),
       longest_frame_gap_at_ms: Math.round(frameGap.atMs),
+      ...listed(run),
       // From the folder's pick to the end of its hashing (the folder intake), before the run.
       intake: intake && {
-        long_tasks: intake.longTasks.map(Math.round),
+        long_tasks: intake.tasks.length,
+        longest_task_ms: Math.max(0, ...intake.tasks.map((t) => t.ms)),
         longest_frame_gap_ms: Math.round(intake.frameGap.ms),
+        ...listed(intake),
       },
     },
     memory: { peak_browser_pss_mb: peakMb > 0 ? Math.round(peakMb) : null },
