@@ -142,7 +142,11 @@ export class EmbeddingCache {
       record: this.runId !== null ? { id: this.runId, storedImages } : null,
     };
     this.streams.set(run, hashes);
-    return this.store.openRun(run, rows);
+    // Not opened, never settled: the run fails here (image-encoding.ts), and the keys are let go.
+    return this.store.openRun(run, rows).catch((e: unknown) => {
+      this.streams.delete(run);
+      throw e;
+    });
   }
 
   /**

@@ -212,7 +212,12 @@ async function encodeRound(
   await linkStore(engine, cache);
   const streamHashes = todo.map((i) => hashes[i]!);
   await cache.openRun(run, streamHashes, runBackend, progress.stored);
-  await pipe.openStream(run);
+  try {
+    await pipe.openStream(run);
+  } catch (e) {
+    await cache.settleRun(run, 0).catch(() => undefined); // closed in the cache worker too, empty
+    throw e;
+  }
   // Stops dispatch when the run is cancelled or the model worker gives up (another model loaded…).
   const stop = new AbortController();
   const onAbort = () => {
