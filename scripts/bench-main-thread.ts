@@ -1,6 +1,7 @@
 /**
- * The benches' view of the page's main thread during a run: the longtask observer's entries, and the
- * longest wait between two frames (which also sees what that observer misses).
+ * The benches' view of the page's main thread during a run: the longtask observer's entries, the waits
+ * between two frames (which also see what that observer misses), the long animation frames with the
+ * scripts that ran in them, and a CPU profile.
  */
 import fs from 'node:fs';
 import type { Page } from 'playwright-core';

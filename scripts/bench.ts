@@ -13,7 +13,8 @@
  *                                                 default a recognised one: label, object, imagenet_sysnet_id…)
  *                    [--logit-scale S] [--logit-bias=B]   (scoring scalars an export lacks, e.g. SigLIP's;
  *                                                        a negative bias needs the = form)
- *                    [--cpu-profile <file.cpuprofile>]   (the page's main thread, sampled over the run)
+ *                    [--cpu-profile <file.cpuprofile>]   (the page's main thread, from the folder's pick to
+ *                                                       the end of the run)
  *   npm run bench -- --model … --embeddings <clip-retrieval folder | .npy + path list>  (in place of --data)
  *   npm run bench -- --model A --model B [--model …] --data <folder> [--model-scalars <id>=<scale>,<bias>]  (a comparison)
  *   npm run bench -- --task retrieve --model A --model B … --data <image folder> [--captions <file>]  (a retrieval comparison)
@@ -119,6 +120,8 @@ if (limit !== null && !(limit > 0)) fail('--limit must be a positive number.');
 if (opts.classnames && !fs.existsSync(opts.classnames)) fail(`--classnames ${opts.classnames}: no such file.`);
 if (opts.frequencies && !fs.existsSync(opts.frequencies)) fail(`--frequencies ${opts.frequencies}: no such file.`);
 if (!['classify', 'retrieve'].includes(opts.task!)) fail('--task must be classify or retrieve.');
+if (opts['cpu-profile'] && (multi || opts.task !== 'classify'))
+  fail('--cpu-profile profiles a classification with one --model.');
 if (opts.metadata && !fs.existsSync(opts.metadata)) fail(`--metadata ${opts.metadata}: no such file.`);
 const sliceBy = (opts['slice-by'] ?? '')
   .split(',')
