@@ -51,8 +51,6 @@ export class EmbeddingCache {
   private writes: Promise<void>[] = [];
   /** The run record `beginRun` stored, until `endRun`. */
   private runId: string | null = null;
-  /** The keys of each image stream opened and not settled yet, by `seq`. */
-  private streams = new Map<number, string[]>();
 
   constructor(readonly store: Comlink.Remote<StoreWorkerApi>) {}
 
@@ -141,22 +139,16 @@ export class EmbeddingCache {
       write: this.enabled,
       record: this.runId !== null ? { id: this.runId, storedImages } : null,
     };
-    this.streams.set(run, hashes);
-    // Not opened, never settled: the run fails here (image-encoding.ts), and the keys are let go.
-    return this.store.openRun(run, rows).catch((e: unknown) => {
-      this.streams.delete(run);
-      throw e;
-    });
+    return this.store.openRun(run, rows);
   }
 
   /**
    * Wait until the cache worker has the `rows` rows of image run `run` reported so far, and their
-   * writes; the rows it holds are then known here as held (and only those). Returns how many it holds.
+   * writes; the rows it holds are then known here as held (and only those). `hashes`: the run's keys by
+   * seq, as given to `openRun` (the worker answers with seqs). Returns how many it holds.
    */
-  async settleRun(run: number, rows: number): Promise<number> {
+  async settleRun(run: number, rows: number, hashes: string[]): Promise<number> {
     const r = await this.store.settleRun(run, rows);
-    const hashes = this.streams.get(run) ?? [];
-    this.streams.delete(run);
     // 10,000 keys per task: a 50,000-image run's took 15 ms of the task that ended the run.
     const held = this.held;
     for (let i = 0; i < r.held.length; i++) {

@@ -215,7 +215,7 @@ async function encodeRound(
   try {
     await pipe.openStream(run);
   } catch (e) {
-    await cache.settleRun(run, 0).catch(() => undefined); // closed in the cache worker too, empty
+    await cache.settleRun(run, 0, streamHashes).catch(() => undefined); // closed in the cache worker too, empty
     throw e;
   }
   // Stops dispatch when the run is cancelled or the model worker gives up (another model loaded…).
@@ -270,7 +270,7 @@ async function encodeRound(
     signal.removeEventListener('abort', onAbort);
     // Every row reported is in the cache worker (and written) before the run reads or resumes from it.
     closed = true;
-    const late = (await cache.settleRun(run, rows)) - rows; // rows that arrived after the last count
+    const late = (await cache.settleRun(run, rows, streamHashes)) - rows; // rows that arrived after the last count
     progress.encoded += late;
     progress.stored += late;
   }
