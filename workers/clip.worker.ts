@@ -19,6 +19,7 @@ import { preprocessRgb } from '../src/core/preprocess';
 import '../src/data/error-transfer';
 import { listen, PixelStream, streams, type StreamBatch, type StreamProgress } from './pixel-stream';
 import type { RowsMessage } from './row-memo';
+import type { TowerRead } from '../src/engine/tower-files';
 
 /** One image to embed: its bytes and a name (relative path) used in messages. */
 export interface ImageItem {
@@ -42,7 +43,7 @@ export interface ImageEmbeddingResult {
 export interface TextTowerInfo {
   resident: boolean;
   loadMs: number[];
-  loadedFrom: ('pieces' | 'file')[];
+  loadedFrom: TowerRead[];
 }
 
 export interface EmbedProgress {
@@ -300,11 +301,19 @@ const api = {
     texts: number;
     runtimeMs: Record<string, number>;
     textTower: TextTowerInfo | null;
-    visionRebuiltFrom: 'pieces' | 'file' | null;
+    /** How the load read each tower's file (tower-files.ts splitSession); null before a load. */
+    loadedFrom: Record<'text' | 'vision', TowerRead> | null;
+    visionRebuiltFrom: TowerRead | null;
   } {
     const t = model?.text;
     const textTower = t ? { resident: t.resident, loadMs: [...t.loadMs], loadedFrom: [...t.loadedFrom] } : null;
-    return { ...encoded, runtimeMs: runtimeBusyMs(), textTower, visionRebuiltFrom: model?.rebuiltFrom ?? null };
+    return {
+      ...encoded,
+      runtimeMs: runtimeBusyMs(),
+      textTower,
+      loadedFrom: model ? { ...model.loadedFrom } : null,
+      visionRebuiltFrom: model?.rebuiltFrom ?? null,
+    };
   },
 
   /** Stop the running job at the next batch boundary (it rejects with a "cancelled" error). */

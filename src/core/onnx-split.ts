@@ -91,7 +91,8 @@ export class ExternalWeights extends Uint8Array {
  * (tower-files.ts, releaseTower). `ArrayBuffer.prototype.transfer` is ES2024; without it the GC frees it later.
  */
 export function free(b: Uint8Array): void {
-  (b.buffer as ArrayBufferLike & { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
+  const buf = b.buffer as ArrayBufferLike & { detached?: boolean; transfer?: (length: number) => ArrayBuffer };
+  if (!buf.detached) buf.transfer?.(0); // a detached one (freed, or moved to another worker) is left alone
 }
 
 /** A stream's bytes, pulled as the parser needs them; `pos` counts the bytes consumed. */

@@ -5,6 +5,7 @@
 import { WorkbenchError, cancelledError } from './errors';
 import { within } from '../core/within';
 import { splitWeights, type ExternalWeights } from '../core/onnx-split';
+import { createSHA256 } from 'hash-wasm';
 import { partHasher } from './content-hash';
 
 /** No bytes came for `stallMs` (model-fetch.ts, CACHE_STALL_MS). */
@@ -63,22 +64,29 @@ export interface SplitFile {
   weights: ExternalWeights;
   /** Initializers moved into `weights` (0: `graph` is the file itself). */
   moved: number;
+  /** The file's length in bytes. */
+  size: number;
   hash: string;
+  /** The file's SHA-256 (hex), when asked for (`sha256`). */
+  sha256: string | null;
 }
 
 /**
  * An ONNX file's body of `size` bytes split as it is read (core/onnx-split.ts), one buffer per weight, with
- * its `hashParts([file])` hash. Null when the read stalls, fails or the bytes do not parse (`path` names it).
+ * its `hashParts([file])` hash, and its SHA-256 when `sha256` is set (for run manifests, as ModelFiles.bytes
+ * makes it). Null when the read fails or the bytes do not parse (`path` names it); Stalled when it stalls.
  */
 export async function splitBody(
   body: ReadableStream<Uint8Array>,
   size: number,
   path: string,
   location: string,
-  stallMs: number,
-  signal?: AbortSignal,
+  opts: { stallMs: number; sha256: boolean; signal?: AbortSignal | undefined },
 ): Promise<SplitFile | null> {
+  const { stallMs, signal } = opts;
   const hasher = await partHasher(size);
+  const sha = opts.sha256 ? await createSHA256() : null;
+  sha?.init();
   const chunks = chunksOf(body, stallMs, signal);
   let split: Awaited<ReturnType<typeof splitWeights>> | null = null;
   try {
@@ -87,19 +95,39 @@ export async function splitBody(
         const step = await chunks.next();
         if (step.done) return null;
         hasher.update(step.value);
+        sha?.update(step.value);
         return step.value;
       },
       size,
       location,
     );
     if (!(await chunks.next()).done) throw new Error(`${path} is longer than ${size} bytes`);
-    return { ...split, hash: hasher.digest() };
+    return { ...split, size, hash: hasher.digest(), sha256: sha ? sha.digest('hex') : null };
   } catch (e) {
     split?.weights.release();
     if (signal?.aborted) throw cancelledError();
-    if (e instanceof WorkbenchError && e.code === 'cancelled') throw e;
+    if ((e instanceof WorkbenchError && e.code === 'cancelled') || e instanceof Stalled) throw e;
     return null;
   } finally {
     await chunks.return();
   }
+}
+
+/**
+ * A body's `hashParts([file])` hash (content-hash.ts), made as it streams in: never the whole file at once.
+ * Stalled after `stallMs` without a byte; null when it is not `size` bytes long.
+ */
+export async function hashBody(
+  body: ReadableStream<Uint8Array>,
+  size: number,
+  stallMs: number,
+  signal?: AbortSignal,
+): Promise<string | null> {
+  const hasher = await partHasher(size);
+  let read = 0;
+  for await (const chunk of chunksOf(body, stallMs, signal)) {
+    hasher.update(chunk);
+    read += chunk.byteLength;
+  }
+  return read === size ? hasher.digest() : null;
 }

@@ -7,7 +7,9 @@ import { createSHA256 } from 'hash-wasm';
 import { WorkbenchError, cancelledError } from './errors';
 import { type ModelSource, EXPECTED_FILES_TEXT } from './model-files';
 import { concatArrays } from '../core/vector';
-import { Stalled, readWithin, splitBody, type SplitFile } from './body-stream';
+import { Stalled, hashBody, readWithin, splitBody, type SplitFile } from './body-stream';
+import { hashParts } from './content-hash';
+import { free } from '../core/onnx-split';
 
 export const MODEL_CACHE_NAME = 'zsw-model-files-v1';
 
@@ -247,20 +249,81 @@ export class ModelFiles {
    * The ONNX file split as it is read (core/onnx-split.ts), one buffer per weight, none for the whole: from the
    * picked folder or the download cache. Null when it is not there to stream (a file not downloaded yet),
    * when the read stalls, fails or does not parse: then read it whole (`bytes`), which downloads, retries
-   * and names the problem.
+   * and names the problem. With `digest`, its SHA-256 is made as it is read, as `bytes` does.
    */
   async split(path: string, location: string, signal?: AbortSignal): Promise<SplitFile | null> {
-    let body: ReadableStream<Uint8Array> | null = null;
-    let size = 0;
+    const stream = await this.streamOf(path);
+    if (!stream) return null;
+    const sha256 = this.digests !== null && !this.digests.has(path);
+    try {
+      const opts = { stallMs: this.stallMs, sha256, signal };
+      const split = await splitBody(stream.body, stream.size, path, location, opts);
+      if (split?.sha256) this.digests!.set(path, split.sha256);
+      return split;
+    } catch (e) {
+      if (!(e instanceof Stalled)) throw e;
+      // A cached copy that stalled is dropped, as `read` does, so the whole read that follows downloads the
+      // file at once instead of stalling on it again (not awaited: the stalled read's cache may not answer).
+      stream.cache?.delete(this.locate(path)).catch(() => undefined);
+      return null;
+    }
+  }
+
+  /** The file's body to stream, from the picked folder or the download cache (`cache`); null when neither has it. */
+  private async streamOf(
+    path: string,
+  ): Promise<{ body: ReadableStream<Uint8Array>; size: number; cache: Cache | null } | null> {
     if (this.source.kind === 'files') {
       const f = this.source.files[path];
-      if (f) [body, size] = [f.stream(), f.size];
-    } else {
-      const cache = await this.getCache();
-      const hit = cache ? await cache.match(this.locate(path)) : undefined;
-      if (hit?.ok) [body, size] = [hit.body, Number(hit.headers.get('content-length'))];
+      return f && f.size > 0 ? { body: f.stream(), size: f.size, cache: null } : null;
     }
-    return body && size > 0 ? splitBody(body, size, path, location, this.stallMs, signal) : null;
+    const cache = await this.getCache();
+    const hit = cache ? await cache.match(this.locate(path)) : undefined;
+    const size = Number(hit?.headers.get('content-length'));
+    return hit?.ok && hit.body && size > 0 ? { body: hit.body, size, cache } : null;
+  }
+
+  /**
+   * The file's `hashParts([file])` hash (content-hash.ts): made as it streams in from the picked folder or the
+   * download cache, else from the file read whole (downloaded, then cached), whose buffer is freed at once.
+   */
+  async hash(path: string, onProgress: ProgressFn = () => {}, signal?: AbortSignal): Promise<string> {
+    const stream = await this.streamOf(path);
+    if (stream) {
+      const hash = await hashBody(stream.body, stream.size, this.stallMs, signal).catch((e: unknown) => {
+        if (!(e instanceof Stalled)) throw e;
+        stream.cache?.delete(this.locate(path)).catch(() => undefined); // as in `split`
+        return null;
+      });
+      if (hash) return hash;
+    }
+    const buf = await this.bytes(path, onProgress, signal);
+    try {
+      return await hashParts([buf]);
+    } finally {
+      free(buf);
+    }
+  }
+
+  /**
+   * Download a file that is not in the download cache into it, so that it can be streamed from there
+   * (`split`): 'cached' when the cache took it (the bytes are let go), its bytes when the cache would not
+   * take them (a full quota), null when there is nothing to do (a picked folder, no cache, a file cached
+   * already).
+   */
+  async cacheDownload(
+    path: string,
+    onProgress: ProgressFn,
+    signal?: AbortSignal,
+  ): Promise<Uint8Array<ArrayBuffer> | 'cached' | null> {
+    if (this.source.kind === 'files') return null;
+    const cache = await this.getCache();
+    const url = this.locate(path);
+    if (!cache || (await cache.match(url))) return null;
+    const buf = await this.bytes(path, onProgress, signal); // downloads, and puts it in the cache
+    if (!(await cache.match(url))?.ok) return buf;
+    free(buf);
+    return 'cached';
   }
 
   /** The file's bytes, reporting progress; throws WorkbenchError naming the file when it is missing. */

@@ -17,7 +17,7 @@
  * ran at 0.57× forced WASM right after its load.
  */
 import * as Comlink from 'comlink';
-import { hashParts } from '../data/content-hash';
+import { free } from '../core/onnx-split';
 import { cancelledError } from '../data/errors';
 import { float32ToHalf } from '../core/float16';
 import { within } from '../core/within';
@@ -107,8 +107,13 @@ export interface ChooseBackendOptions {
   remeasure?: boolean;
   /** Vision tower input, px. */
   imageSize: { width: number; height: number };
-  /** The vision file each backend would run (dtype may differ per backend). */
+  /**
+   * The vision file each backend would run (dtype may differ per backend), read whole for the trials, and
+   * given up to them: chooseBackend frees it once timed.
+   */
   visionFile: (b: Backend) => Promise<TrialFile>;
+  /** `hashParts([file])` of WASM's vision file (the decision's key), made as it streams in where it can be. */
+  visionHash: () => Promise<string>;
   signal?: AbortSignal;
 }
 
@@ -235,6 +240,11 @@ export async function timeBackend(
   };
 }
 
+/** Free a trial file's stores now (onnx-split.ts `free`; a buffer moved to the trial worker is left alone). */
+function releaseTrialFile(f: TrialFile): void {
+  for (const b of [f.bytes, ...(f.externalData ?? []).map((e) => e.data)]) free(b);
+}
+
 /**
  * A throwaway worker (workers/backend-trial.worker.ts) whose runtime starts with `threads` WASM threads:
  * it times WASM at that count, then WebGPU, and is terminated after, so a batch still crawling on a
@@ -247,14 +257,14 @@ class TrialWorker {
   private readonly api = Comlink.wrap<BackendTrialApi>(this.worker);
   constructor(private readonly threads: number) {}
 
+  /** Time `file` there. Its bytes are moved, not copied: the caller is done with them (its shards are cloned). */
   time(file: TrialFile, backend: Backend, imageSize: { width: number; height: number }, limits: TrialLimits) {
-    // A copy, moved (not cloned a second time) to the trial worker: the model worker still needs the bytes.
-    const copy = {
-      path: file.path,
-      bytes: file.bytes.slice(),
-      externalData: file.externalData?.map((e) => ({ ...e })),
-    };
-    return this.api.time(Comlink.transfer(copy, [copy.bytes.buffer]), backend, imageSize, limits, this.threads);
+    const moved = { path: file.path, bytes: file.bytes, externalData: file.externalData?.map((e) => ({ ...e })) };
+    try {
+      return this.api.time(Comlink.transfer(moved, [file.bytes.buffer]), backend, imageSize, limits, this.threads);
+    } finally {
+      releaseTrialFile(file); // the shards' stores here, and the bytes if they were not moved
+    }
   }
 
   close(): void {
@@ -302,14 +312,15 @@ export async function chooseBackend(o: ChooseBackendOptions): Promise<BackendDec
       ...base,
     };
   }
-  const wasmFile = await o.visionFile('wasm');
-  const key = `${await hashParts([wasmFile.bytes])}|${deviceKey(probe)}`;
+  // The key is hashed as the file streams in: a remembered decision never holds the file whole (B/32: 350 MB).
+  const key = `${await o.visionHash()}|${deviceKey(probe)}`;
   const known = remember(key);
   if (known && !o.remeasure) {
     if (wasmThreadsInUse() === null) useThreads(probe, preferredThreads(known));
     return { ...known, how: 'remembered', wasmThreads: probe.wasmThreads };
   }
   if (o.signal?.aborted) throw cancelledError();
+  const wasmFile = await o.visionFile('wasm');
 
   // WASM at this worker's count, timed here (its runtime starts now if it has not, at the default
   // count); then, in one trial worker, WASM at the other candidate count and WebGPU. Two runtimes in
@@ -320,7 +331,13 @@ export async function chooseBackend(o: ChooseBackendOptions): Promise<BackendDec
   const other = inUse === null ? threadCandidates(probe).find((n) => n !== here) : undefined;
   useThreads(probe, here);
   const noLimit = { coldMs: Infinity, warmMsPerImage: Infinity };
-  const timedHere = await timeBackend(wasmFile, 'wasm', probe, o.imageSize, noLimit, o.signal);
+  let timedHere: BackendTiming;
+  try {
+    timedHere = await timeBackend(wasmFile, 'wasm', probe, o.imageSize, noLimit, o.signal);
+  } catch (e) {
+    releaseTrialFile(wasmFile);
+    throw e;
+  }
   let wasm: BackendTiming = { ...timedHere, threads: here };
   const trial = new TrialWorker(other ?? here);
   let webgpu: BackendTiming | null;
@@ -337,6 +354,7 @@ export async function chooseBackend(o: ChooseBackendOptions): Promise<BackendDec
       coldMs: Math.max(MIN_GPU_COLD_MS, GPU_COLD_FACTOR * wasm.coldMs),
       warmMsPerImage: Math.max(MIN_GPU_WARM_MS / TRIAL_BATCH.webgpu, GPU_WARM_FACTOR * perImage(wasm)),
     };
+    releaseTrialFile(wasmFile);
     try {
       webgpu = await trial.time(await o.visionFile('webgpu'), 'webgpu', o.imageSize, limits);
     } catch {
@@ -344,6 +362,7 @@ export async function chooseBackend(o: ChooseBackendOptions): Promise<BackendDec
     }
   } finally {
     trial.close();
+    releaseTrialFile(wasmFile);
   }
   if (o.signal?.aborted) throw cancelledError();
   const backend: Backend = perImage(webgpu) < perImage(wasm) ? 'webgpu' : 'wasm';

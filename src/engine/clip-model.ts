@@ -11,7 +11,7 @@ import { describeRules, detectFamily, resolveScoring } from '../core/model-famil
 import { RESAMPLE_NAMES } from '../core/pil-resize';
 import { normalizeRows } from '../core/vector';
 import { float32ToHalf } from '../core/float16';
-import { WorkbenchError, cancelledError, describeError } from '../data/errors';
+import { WorkbenchError, describeError } from '../data/errors';
 import { ModelFiles, type ProgressFn } from '../data/model-fetch';
 import { hashParts } from '../data/content-hash';
 import {
@@ -26,7 +26,7 @@ import {
 } from '../data/model-files';
 import { EngineSession, probeBackends, webgpuDevice, gpuBuild, type HostTensor } from './ort-engine';
 import { chooseBackend, timedGpuBatch, TRIAL_BATCH } from './backend-choice';
-import { chooseDtype, fetchTower, openTower, pickOutput, releaseTower, toFloat32 } from './tower-files';
+import { chooseDtype, fetchTower, openTower, towerSession, pickOutput, toFloat32, type TowerRead } from './tower-files';
 import { TextTower, probeTextDim, textFeeds } from './text-tower';
 
 import type { LoadOptions, ModelInfo, NoticeFn } from './model-info';
@@ -48,8 +48,10 @@ export class ClipModel {
   private lostReason: string | null = null;
   /** The WASM rebuild after a GPU loss, once started. */
   private fallback: Promise<void> | null = null;
+  /** How the load read each tower's file (tower-files.ts splitSession). */
+  loadedFrom: Record<Tower, TowerRead> = { text: 'file', vision: 'file' };
   /** How the vision tower's WASM rebuild after a GPU loss read its file (openTower); null before one. */
-  rebuiltFrom: 'pieces' | 'file' | null = null;
+  rebuiltFrom: TowerRead | null = null;
   private onNotice: NoticeFn;
 
   private constructor(
@@ -166,6 +168,8 @@ export class ClipModel {
       imageSize: outputSize(parsePreprocessConfig(json['preprocessor_config.json']!)),
       visionFile: (b) =>
         fetchTower(files, onnxPath('vision', chooseDtype(opts.dtype, available, b, probe)), onProgress, signal),
+      visionHash: () =>
+        files.hash(onnxPath('vision', chooseDtype(opts.dtype, available, 'wasm', probe)), onProgress, signal),
       signal,
     });
     const backend = backendDecision.backend;
@@ -203,18 +207,9 @@ export class ClipModel {
     }
 
     const load = async (tower: Tower) => {
-      const f = await fetchTower(files, onnxPath(tower, dtype), onProgress, signal);
-      sizes[f.path] = f.bytes.byteLength;
-      for (const e of f.externalData) sizes[`onnx/${e.path}`] = e.data.byteLength;
-      if (signal?.aborted) throw cancelledError();
-      const fileHash = await hashParts([f.bytes, ...f.externalData.map((e) => e.data)]);
-      try {
-        const session = await EngineSession.create(f.bytes, backend, probe, f.path, f.externalData);
-        return { path: f.path, fileHash, session };
-      } finally {
-        // Not kept on WebGPU either (B/32: 600 MB): the WASM rebuild after a GPU loss reads the files again.
-        releaseTower(f);
-      }
+      const t = await towerSession(files, onnxPath(tower, dtype), backend, probe, { onProgress, signal });
+      Object.assign(sizes, t.sizes);
+      return t;
     };
     // On WASM the text tower loads first, is probed once for its embedding size and closed again: an image
     // run never needs it, and the heap, which never shrinks, would hold its weights beside the vision
@@ -301,6 +296,7 @@ export class ClipModel {
       rules.outputs,
       onNotice,
     );
+    model.loadedFrom = { text: t.from, vision: v.from };
     try {
       await model.checkTowers(cfg, dtype, textDim);
     } catch (e) {

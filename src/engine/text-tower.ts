@@ -7,7 +7,7 @@ import type { ClipTokenizer } from '../core/tokenize';
 import { WorkbenchError } from '../data/errors';
 import type { ModelFiles } from '../data/model-fetch';
 import type { Backend, BackendProbe, EngineSession, HostTensor } from './ort-engine';
-import { openTower, pickOutput } from './tower-files';
+import { openTower, pickOutput, type TowerRead } from './tower-files';
 
 export class TextTower {
   private session: EngineSession | null;
@@ -15,7 +15,7 @@ export class TextTower {
   /** Sessions made after the load, with the milliseconds each took (read, check, create). */
   readonly loadMs: number[] = [];
   /** How each read its file: split as it was read (`pieces`), or whole (`file`; see openTower). */
-  readonly loadedFrom: ('pieces' | 'file')[] = [];
+  readonly loadedFrom: TowerRead[] = [];
 
   /**
    * `hash`: the file hash the load computed (tower file and shards), to check the file read again is the

@@ -3,7 +3,7 @@
  * family's embedding output among the graph's, reading it as float32, and choosing the weight variant.
  */
 import { halfToFloat32 } from '../core/float16';
-import { WorkbenchError } from '../data/errors';
+import { WorkbenchError, cancelledError } from '../data/errors';
 import type { ModelFiles, ProgressFn } from '../data/model-fetch';
 import { onnxPath, externalDataPath, type Dtype } from '../data/model-files';
 import { hashParts } from '../data/content-hash';
@@ -56,13 +56,98 @@ export async function fetchTower(
   return { path, bytes, externalData };
 }
 
+/** How a tower's session got its file: split as it was read (`pieces`), or read whole (`file`). */
+export type TowerRead = 'pieces' | 'file';
+
 /**
- * A session from a tower file read again after the load, checked against the load's `hash` (`changed`: the
- * error when it is not that file). On WASM the file is split as it is read (core/onnx-split.ts), each
- * weight in a buffer of its own that is freed once onnxruntime has copied it: the first text after a
- * 10,000-image B/32 run peaked at 1.6 GB with the text tower's file read whole first (issue 12). Read whole
- * (`from: 'file'`) on WebGPU, with external-data shards, where it cannot be streamed (not in the download
- * cache) or when onnxruntime asks for a weight twice.
+ * On WASM, a session from a tower file split as it is read from the picked folder or the download cache
+ * (core/onnx-split.ts): each weight in a buffer of its own, freed once onnxruntime has copied it, and never the
+ * whole file. The first text after a 10,000-image B/32 run peaked at 1.6 GB with the text tower's file read
+ * whole first (issue 12). Null where it cannot be: a file with external-data shards, one not downloaded yet,
+ * a read that stalls or fails, onnxruntime asking for a weight twice; then read the file whole (towerSession).
+ * `check` sees the file's hash before the session is made, and refuses the file by throwing.
+ */
+export async function splitSession(
+  files: ModelFiles,
+  path: string,
+  probe: BackendProbe,
+  check: (hash: string) => void,
+  signal?: AbortSignal,
+): Promise<{ session: EngineSession; hash: string; size: number } | null> {
+  if (await files.has(externalDataPath(path, 0))) return null;
+  const split = await files.split(path, weightsLocation(path), signal);
+  if (!split) return null;
+  try {
+    check(split.hash);
+  } catch (e) {
+    split.weights.release();
+    free(split.graph);
+    throw e;
+  }
+  const session = await EngineSession.createSplit(split, probe, path);
+  return session && { session, hash: split.hash, size: split.size };
+}
+
+/** A tower's session, with its file's hash, the bytes of each file read, and how it was read. */
+export interface LoadedTower {
+  path: string;
+  session: EngineSession;
+  fileHash: string;
+  sizes: Record<string, number>;
+  from: TowerRead;
+}
+
+/**
+ * A tower's session from its file. On WASM the file is split as it is read (splitSession) from the picked
+ * folder or the download cache; a file not downloaded yet is downloaded into the cache first, its bytes let
+ * go, and split from there. So neither the load nor a later read (the text tower at the first text, the
+ * vision tower's rebuild after a GPU loss) holds the file whole beside the weights onnxruntime copies into
+ * its heap. Else (WebGPU, external-data shards, a cache that would not take the file, a split onnxruntime
+ * refused) read whole. `check` sees the file's hash before the session is made, and refuses it by throwing.
+ */
+export async function towerSession(
+  files: ModelFiles,
+  path: string,
+  backend: Backend,
+  probe: BackendProbe,
+  o: { onProgress?: ProgressFn; signal?: AbortSignal | undefined; check?: (hash: string) => void } = {},
+): Promise<LoadedTower> {
+  const { onProgress = () => {}, signal, check = () => {} } = o;
+  let downloaded: Uint8Array<ArrayBuffer> | null = null;
+  if (backend === 'wasm') {
+    let split = await splitSession(files, path, probe, check, signal);
+    if (!split && !(await files.has(externalDataPath(path, 0)))) {
+      const got = await files.cacheDownload(path, onProgress, signal);
+      if (got === 'cached') split = await splitSession(files, path, probe, check, signal);
+      else downloaded = got;
+    }
+    if (split) {
+      const { size } = split;
+      const fromCache = files.source.kind !== 'files';
+      onProgress({ file: path, loadedBytes: size, totalBytes: size, fromCache, done: true });
+      return { path, session: split.session, fileHash: split.hash, sizes: { [path]: size }, from: 'pieces' };
+    }
+  }
+  const f: TowerFiles = downloaded
+    ? { path, bytes: downloaded, externalData: [] }
+    : await fetchTower(files, path, onProgress, signal);
+  try {
+    const sizes = { [path]: f.bytes.byteLength };
+    for (const e of f.externalData) sizes[`onnx/${e.path}`] = e.data.byteLength;
+    if (signal?.aborted) throw cancelledError();
+    const fileHash = await hashParts([f.bytes, ...f.externalData.map((e) => e.data)]);
+    check(fileHash);
+    const session = await EngineSession.create(f.bytes, backend, probe, f.path, f.externalData);
+    return { path, session, fileHash, sizes, from: 'file' };
+  } finally {
+    // Not kept on WebGPU either (B/32: 600 MB): the WASM rebuild after a GPU loss reads the files again.
+    releaseTower(f);
+  }
+}
+
+/**
+ * A session from a tower file read again after the load (towerSession), checked against the load's `hash`
+ * (`changed`: the error when it is not that file).
  */
 export async function openTower(
   files: ModelFiles,
@@ -71,23 +156,12 @@ export async function openTower(
   backend: Backend,
   probe: BackendProbe,
   changed: () => Error,
-): Promise<{ session: EngineSession; from: 'pieces' | 'file' }> {
-  if (backend === 'wasm' && !(await files.has(externalDataPath(path, 0)))) {
-    const split = await files.split(path, weightsLocation(path));
-    if (split && split.hash !== hash) {
-      split.weights.release();
-      throw changed();
-    }
-    const session = split ? await EngineSession.createSplit(split, probe, path) : null;
-    if (session) return { session, from: 'pieces' };
-  }
-  const f = await fetchTower(files, path, () => {});
-  try {
-    if ((await hashParts([f.bytes, ...f.externalData.map((e) => e.data)])) !== hash) throw changed();
-    return { session: await EngineSession.create(f.bytes, backend, probe, f.path, f.externalData), from: 'file' };
-  } finally {
-    releaseTower(f);
-  }
+): Promise<{ session: EngineSession; from: TowerRead }> {
+  const check = (h: string) => {
+    if (h !== hash) throw changed();
+  };
+  const { session, from } = await towerSession(files, path, backend, probe, { check });
+  return { session, from };
 }
 
 /**

@@ -17,6 +17,7 @@ import type { ModelSource, DtypeOption } from '../data/model-files';
 import { describeError, WorkbenchError, type WorkbenchErrorCode } from '../data/errors';
 import { rememberDecision, rememberedDecisions } from './backend-memory';
 import { hasProbabilities, withUserScalars, type Scoring } from '../core/model-family';
+import type { TowerRead } from '../engine/tower-files';
 
 /** Scoring scalars typed by the user, per model id (kept in localStorage: SigLIP exports carry none). */
 type UserScalars = Record<string, { scale: number | null; bias: number | null }>;
@@ -260,8 +261,13 @@ export class EngineState {
     return (await this.api.encodeCounts()).textTower;
   }
 
+  /** How the load read each tower's file: split as it was read (`pieces`) or whole; null without a model. */
+  async loadedFrom(): Promise<Record<'text' | 'vision', TowerRead> | null> {
+    return (await this.api.encodeCounts()).loadedFrom;
+  }
+
   /** How the vision tower's WASM rebuild after a GPU loss read its file; null when there was none. */
-  async visionRebuiltFrom(): Promise<'pieces' | 'file' | null> {
+  async visionRebuiltFrom(): Promise<TowerRead | null> {
     return (await this.api.encodeCounts()).visionRebuiltFrom;
   }
 

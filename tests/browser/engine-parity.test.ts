@@ -6,6 +6,7 @@
  * reference over 150,528 values (one grey level on one pixel moves it by ≈ 0.0146, so this catches a
  * single-pixel difference), first 8 values within 1e-5.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -76,6 +77,12 @@ for (const backend of ['wasm', 'webgpu'] as const) {
         { base: `${app.url}/models/${MODEL}/`, backend },
       );
       expect(info.backend).toBe(backend);
+      // On WASM each file was downloaded into the cache, then split as it was read from there; on WebGPU read whole.
+      const read = backend === 'wasm' ? 'pieces' : 'file';
+      expect(await page.evaluate(async () => (await window.harness.api.encodeCounts()).loadedFrom)).toEqual({
+        text: read,
+        vision: read,
+      });
       // On WASM the text tower was probed for its size and closed; its session is made at the first text.
       expect(await textTower(page)).toEqual({ resident: backend === 'webgpu', loadMs: [], loadedFrom: [] });
       expect(info.dtype).toBe('fp32');
@@ -206,10 +213,17 @@ describe('a text tower made on WASM after the load', () => {
   const expected = golden.texts.map((t) => t.text_embeds_normalized);
   const minCosine = (emb: number[]) => Math.min(...expected.map((e, i) => cosine(emb.slice(i * 64, (i + 1) * 64), e)));
 
-  test('from a picked folder: split as it is read from the File, with the reference embeddings', async () => {
+  const imageCosines = (emb: number[]) =>
+    golden.images.map((g, i) => cosine(emb.slice(i * 64, (i + 1) * 64), g.image_embeds_normalized));
+  const sha256 = (f: string) =>
+    createHash('sha256')
+      .update(fs.readFileSync(path.join(modelDir, f)))
+      .digest('hex');
+
+  test('from a picked folder: the load and the first text split each file as it is read, with the reference embeddings', async () => {
     const { page } = await harness();
     const r = await page.evaluate(
-      async ({ base, names, texts }) => {
+      async ({ base, names, texts, img, images }) => {
         const h = window.harness;
         const files: Record<string, File> = {};
         for (const n of names) files[n] = new File([await h.fetchBlob(base + n)], n.split('/').pop()!);
@@ -219,17 +233,70 @@ describe('a text tower made on WASM after the load', () => {
           h.proxy(() => {}),
           h.proxy(() => {}),
         );
+        const loadedFrom = (await h.api.encodeCounts()).loadedFrom;
+        const items = await Promise.all(images.map(async (f) => ({ name: f, blob: await h.fetchBlob(img + f) })));
+        const res = await h.api.embedImages(items, 'pil');
         const emb = Array.from(await h.api.embedTexts(texts));
-        return { emb, tower: (await h.api.encodeCounts()).textTower };
+        const hashes = await h.api.fileHashes();
+        return {
+          loadedFrom,
+          images: Array.from(res.embeddings),
+          emb,
+          tower: (await h.api.encodeCounts()).textTower,
+          hashes,
+        };
       },
-      { base: `${app.url}/models/${MODEL}/`, names: modelFiles, texts: golden.texts.map((t) => t.text) },
+      {
+        base: `${app.url}/models/${MODEL}/`,
+        names: modelFiles,
+        texts: golden.texts.map((t) => t.text),
+        img: `${data.url}/cifar10/dev/`,
+        images: golden.images.map((g) => g.file),
+      },
     );
+    expect(r.loadedFrom).toEqual({ text: 'pieces', vision: 'pieces' });
+    expect(Math.min(...imageCosines(r.images))).toBeGreaterThanOrEqual(0.999);
     expect(r.tower?.loadedFrom).toEqual(['pieces']);
     expect(minCosine(r.emb)).toBeGreaterThanOrEqual(0.999);
+    // The run manifest's SHA-256 of each tower file was made as the file streamed in.
+    for (const f of ['onnx/text_model.onnx', 'onnx/vision_model.onnx']) expect(r.hashes[f], f).toBe(sha256(f));
     await page.close();
   });
 
-  test('no longer in the download cache: downloaded again and read whole, with the reference embeddings', async () => {
+  test('from the Hub layout: downloaded into the cache and split from there, at the first load and the next, with the reference embeddings', async () => {
+    const { page } = await harness();
+    const r = await page.evaluate(
+      async ({ base, img, images }) => {
+        const h = window.harness;
+        const load = async () => {
+          await h.api.load(
+            { kind: 'url', id: 'toy', baseUrl: base, origin: 'server' },
+            { backend: 'wasm', dtype: 'fp32' },
+            h.proxy(() => {}),
+            h.proxy(() => {}),
+          );
+          return (await h.api.encodeCounts()).loadedFrom;
+        };
+        const first = await load();
+        const second = await load();
+        const items = await Promise.all(images.map(async (f) => ({ name: f, blob: await h.fetchBlob(img + f) })));
+        const res = await h.api.embedImages(items, 'pil');
+        return { first, second, images: Array.from(res.embeddings), hashes: await h.api.fileHashes() };
+      },
+      {
+        base: `${app.url}/models/${MODEL}/`,
+        img: `${data.url}/cifar10/dev/`,
+        images: golden.images.map((g) => g.file),
+      },
+    );
+    expect(r.first).toEqual({ text: 'pieces', vision: 'pieces' });
+    expect(r.second).toEqual({ text: 'pieces', vision: 'pieces' });
+    expect(Math.min(...imageCosines(r.images))).toBeGreaterThanOrEqual(0.999);
+    for (const f of ['onnx/text_model.onnx', 'onnx/vision_model.onnx']) expect(r.hashes[f], f).toBe(sha256(f));
+    await page.close();
+  });
+
+  test('no longer in the download cache: downloaded into it again and split from there, with the reference embeddings', async () => {
     const { page } = await harness();
     const r = await page.evaluate(
       async ({ base, texts, cacheName }) => {
@@ -242,12 +309,14 @@ describe('a text tower made on WASM after the load', () => {
         );
         const dropped = await (await caches.open(cacheName)).delete(`${base}onnx/text_model.onnx`);
         const emb = Array.from(await h.api.embedTexts(texts));
-        return { dropped, emb, tower: (await h.api.encodeCounts()).textTower };
+        const cachedAgain = (await (await caches.open(cacheName)).match(`${base}onnx/text_model.onnx`)) !== undefined;
+        return { dropped, emb, tower: (await h.api.encodeCounts()).textTower, cachedAgain };
       },
       { base: `${app.url}/models/${MODEL}/`, texts: golden.texts.map((t) => t.text), cacheName: MODEL_CACHE_NAME },
     );
     expect(r.dropped).toBe(true);
-    expect(r.tower?.loadedFrom).toEqual(['file']);
+    expect(r.tower?.loadedFrom).toEqual(['pieces']);
+    expect(r.cachedAgain).toBe(true);
     expect(minCosine(r.emb)).toBeGreaterThanOrEqual(0.999);
     await page.close();
   });

@@ -35,6 +35,7 @@ export interface ZswHandle {
     loseDeviceForTesting(): Promise<boolean>;
     encodeCounts(): Promise<{ images: number; texts: number }>;
     runtimeMs(): Promise<Record<string, number>>;
+    loadedFrom(): Promise<Record<'text' | 'vision', 'pieces' | 'file'> | null>;
     visionRebuiltFrom(): Promise<'pieces' | 'file' | null>;
     textTower(): Promise<{ resident: boolean; loadMs: number[]; loadedFrom: ('pieces' | 'file')[] } | null>;
     embedTexts(texts: string[]): Promise<Float32Array>;

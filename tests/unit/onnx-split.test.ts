@@ -3,10 +3,11 @@
  * the whole file, each weight in its own buffer, and an onnxruntime-web session made from the pieces gives
  * the outputs of one made from the whole file, bit for bit, with every piece freed.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-web/wasm';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { externalizeWeights } from '../../src/core/onnx-external';
 import { ExternalWeights, splitWeights } from '../../src/core/onnx-split';
 import { hashParts } from '../../src/data/content-hash';
@@ -167,6 +168,24 @@ describe('openTower and EngineSession.createSplit (WASM, onnxruntime-web in Node
     const other = toyText.slice();
     other[other.byteLength - 100]! ^= 1;
     await expect(openTower(folder(other), PATH, hash, 'wasm', probe, changed)).rejects.toThrow('changed');
+  });
+
+  test("with `digest` (the model worker), the split makes the manifest's SHA-256 as the file streams in", async () => {
+    const files = new ModelFiles(
+      { kind: 'files', id: 'toy', files: { [PATH]: new File([toyText], 'text_model.onnx') }, origin: 'folder' },
+      { digest: true },
+    );
+    const split = await files.split(PATH, 'text_model.onnx.weights');
+    expect(split?.size).toBe(toyText.byteLength);
+    expect(split?.hash).toBe(await hashParts([toyText]));
+    split!.weights.release();
+    const reads = vi.spyOn(files, 'bytes');
+    expect(await files.sha256(PATH)).toBe(createHash('sha256').update(toyText).digest('hex'));
+    expect(reads).not.toHaveBeenCalled(); // not read again
+    // Without `digest` nothing is made.
+    const plain = await folder(toyText).split(PATH, 'text_model.onnx.weights');
+    expect(plain?.sha256).toBeNull();
+    plain!.weights.release();
   });
 
   test('a weight onnxruntime asks for twice is refused: no session, every weight freed, made whole instead', async () => {
