@@ -242,18 +242,20 @@ interface MemoryWatch {
   peakPss: number;
   /** PSS by Chromium process kind at the PSS peak, bytes. */
   peakByKind: Record<string, number>;
+  /** When the PSS peak came, ms after the watch began. */
+  peakAtMs: number;
   /** [ms since start, pss bytes] every sample. */
   samples: [number, number][];
 }
 
 /** Samples `treeMemory(pid)` every 250 ms until stopped. */
 function watchMemory(pid: number): () => MemoryWatch {
-  const w: MemoryWatch = { peakRss: 0, peakPss: 0, peakByKind: {}, samples: [] };
+  const w: MemoryWatch = { peakRss: 0, peakPss: 0, peakByKind: {}, peakAtMs: 0, samples: [] };
   const t0 = Date.now();
   const sample = () => {
     const m = treeMemory(pid);
     w.peakRss = Math.max(w.peakRss, m.rss);
-    if (m.pss > w.peakPss) w.peakByKind = m.byKind;
+    if (m.pss > w.peakPss) [w.peakByKind, w.peakAtMs] = [m.byKind, Date.now() - t0];
     w.peakPss = Math.max(w.peakPss, m.pss);
     w.samples.push([Date.now() - t0, m.pss]);
   };
@@ -286,6 +288,12 @@ function part(w: MemoryWatch, a: number, b: number): [number, number][] {
 
 const MB = (b: number) => Math.round(b / 2 ** 20);
 
+/** PSS by process kind, as printed: `browser 129, renderer 786, …`. */
+const kinds = (byKind: Record<string, number>) =>
+  Object.entries(byKind)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+
 /** When the PSS peak came (s after the start) and the highest PSS of each tenth of the run (MB). */
 function peakPlace(w: MemoryWatch): { peakAtS: number; pssByTenthMB: number[] } {
   const peak = w.samples.reduce((a, b) => (b[1] > a[1] ? b : a), [0, 0]);
@@ -303,6 +311,12 @@ interface Measure {
   loadMs?: number;
   /** Peak PSS while the model loaded (download or cache read, sessions made), MB. */
   loadPeakPssMB?: number;
+  /** The load's PSS peak: s after it began (of `loadMs`), and PSS by Chromium process kind there, MB. */
+  loadPeak?: { atS: number; pssByProcessMB: Record<string, number> };
+  /** The load's PSS every 250 ms: [s after it began, MB]. */
+  loadPssTimeline?: [number, number][];
+  /** How the load read each tower's file: split as it was read (`pieces`) or whole (engine/tower-files.ts). */
+  loadedFrom?: Record<string, string> | null;
   peakRssMB?: number;
   /** Peak proportional set size (shared pages shared out), MB. */
   peakPssMB?: number;
@@ -497,6 +511,12 @@ async function ours(
       inferMs: modelMs,
       loadMs,
       loadPeakPssMB: MB(loadMem.peakPss),
+      loadPeak: {
+        atS: Number((loadMem.peakAtMs / 1000).toFixed(1)),
+        pssByProcessMB: Object.fromEntries(Object.entries(loadMem.peakByKind).map(([k, v]) => [k, MB(v)])),
+      },
+      loadPssTimeline: loadMem.samples.map(([ms, pss]) => [Number((ms / 1000).toFixed(2)), MB(pss)]),
+      loadedFrom: await page.evaluate(() => window.zsw.engine.loadedFrom()),
       peakRssMB: MB(mem.peakRss),
       peakPssMB: MB(mem.peakPss),
       pssByProcessMB: Object.fromEntries(Object.entries(mem.peakByKind).map(([k, v]) => [k, MB(v)])),
@@ -664,12 +684,14 @@ async function main(): Promise<void> {
         `${m.inferMs !== undefined ? `  model calls ${((m.inferMs / m.images) | 0).toString().padStart(4)} ms/image` : ''}` +
         `${m.peakRssMB !== undefined ? `  peak RSS ${m.peakRssMB} MB` : ''}` +
         `${m.peakPssMB !== undefined ? `  PSS ${m.peakPssMB} MB (growth ${m.growthMB} MB, peak at ${m.peakAtS} s)` : ''}` +
+        `${m.pssByProcessMB ? ` [${kinds(m.pssByProcessMB)}]` : ''}` +
         `${m.loadPeakPssMB !== undefined ? `  load PSS ${m.loadPeakPssMB} MB` : ''}` +
+        `${m.loadPeak ? ` (${m.loadPeak.atS} s into ${((m.loadMs ?? 0) / 1000).toFixed(1)} s) [${kinds(m.loadPeak.pssByProcessMB)}]` : ''}` +
         `${
-          m.pssByProcessMB
-            ? ` [${Object.entries(m.pssByProcessMB)
+          m.loadedFrom
+            ? `, files read as ${Object.entries(m.loadedFrom)
                 .map(([k, v]) => `${k} ${v}`)
-                .join(', ')}]`
+                .join(', ')}`
             : ''
         }` +
         `${m.longestTaskMs !== undefined ? `  longest main-thread task ${m.longestTaskMs.toFixed(0)} ms` : ''}` +
