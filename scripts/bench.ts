@@ -337,6 +337,9 @@ async function main() {
     // On WASM the text tower's session is made at the first text after the load: its time is in the texts'.
     const textTower = await page.evaluate(() => window.zsw.engine.textTower());
     (results.bench as Record<string, unknown>).text_tower = textTower;
+    // How the load read each tower's file: split as it was read, or whole (engine/tower-files.ts).
+    const loadedFrom = await page.evaluate(() => window.zsw.engine.loadedFrom());
+    (results.bench as Record<string, unknown>).load_read = loadedFrom;
     fs.writeFileSync(opts.out!, JSON.stringify(results, null, 1));
     const m = results.metrics as { acc1: number; acc5: number | null; mean_per_class_recall: number };
     const t = results.timing as {
@@ -352,7 +355,8 @@ async function main() {
       `acc1 ${(100 * m.acc1).toFixed(2)}% · acc5 ${m.acc5 === null ? '—' : `${(100 * m.acc5).toFixed(2)}%`} · ` +
         `mean per-class recall ${(100 * m.mean_per_class_recall).toFixed(2)}% · ${d.evaluated} images, ${d.classes} classes` +
         `${d.failed.length ? `, ${d.failed.length} failed` : ''} · ${t.images_per_sec ?? '—'} images/s · ` +
-        `backend ${String(results.backend)} (${String(results.dtype)}) · ${familyNote(results)} · peak ${Math.round(peakMb)} MB · ` +
+        `backend ${String(results.backend)} (${String(results.dtype)}) · ${familyNote(results)} · ` +
+        `${loadedFrom ? `load read the files as text ${loadedFrom.text}, vision ${loadedFrom.vision} · ` : ''}peak ${Math.round(peakMb)} MB · ` +
         `longest main-thread task ${Math.max(0, ...mainThread.tasks.map((x) => x.ms))} ms · longest wait for a frame ` +
         `${Math.round(frameGap.ms)} ms (folder intake: ${Math.max(0, ...intake.tasks.map((x) => x.ms))} ms, ` +
         `${Math.round(intake.frameGap.ms)} ms) · run ${t.total_ms} ms ` +
