@@ -41,6 +41,11 @@ export interface LongTask {
   ms: number;
   /** The scripts of the long animation frame that held the task (invoker, function, file, their ms). */
   scripts: string[];
+  /**
+   * A long animation frame's own: the ms of its scripts in all, of its rendering (from `renderStart`: animation
+   * frame callbacks, style, layout, paint) and of style and layout alone (from `styleAndLayoutStart`).
+   */
+  parts?: { scriptMs: number; renderMs: number; layoutMs: number };
 }
 
 /** Long tasks, and long animation frames for what ran in them (the longtask entry names no script). */
@@ -53,16 +58,25 @@ export const LONG_TASKS = () => {
   }).observe({ type: 'longtask', buffered: true });
   type Loaf = PerformanceEntry & {
     scripts: { invoker: string; sourceFunctionName: string; sourceURL: string; duration: number }[];
+    renderStart: number;
+    styleAndLayoutStart: number;
   };
   new PerformanceObserver((list) => {
-    for (const e of list.getEntries() as Loaf[])
+    for (const e of list.getEntries() as Loaf[]) {
+      const end = e.startTime + e.duration;
       w.__loaf.push({
         atMs: e.startTime,
         ms: e.duration,
         scripts: e.scripts.map(
           (x) => `${x.invoker} ${x.sourceFunctionName}@${x.sourceURL.split('/').pop()} ${Math.round(x.duration)} ms`,
         ),
+        parts: {
+          scriptMs: Math.round(e.scripts.reduce((t, x) => t + x.duration, 0)),
+          renderMs: Math.round(e.renderStart > 0 ? end - e.renderStart : 0),
+          layoutMs: Math.round(e.styleAndLayoutStart > 0 ? end - e.styleAndLayoutStart : 0),
+        },
       });
+    }
   }).observe({ type: 'long-animation-frame', buffered: true });
 };
 
@@ -74,14 +88,23 @@ export function placeLongTasks(tasks: LongTask[], frames: LongTask[], t0: number
   });
 }
 
-/** Each wait for a frame (`longFrameGaps`) relative to `t0`, with the long animation frames over it and their scripts. */
+/**
+ * Each wait for a frame (`longFrameGaps`) relative to `t0`, with the long animation frames over it: how their
+ * time split between scripts, rendering and style and layout, and their scripts. A wait with no long animation
+ * frame over it had no main-thread work of 50 ms in one frame: the frame came late from elsewhere.
+ */
 export function placeFrameGaps(gaps: { at: number; ms: number }[], frames: LongTask[], t0: number): LongTask[] {
+  const frame = (f: LongTask) =>
+    `frame of ${Math.round(f.ms)} ms` +
+    (f.parts
+      ? ` (scripts ${f.parts.scriptMs} ms, rendering ${f.parts.renderMs} ms, of it style and layout ${f.parts.layoutMs} ms)`
+      : '');
   return gaps.map((g) => ({
     atMs: Math.round(g.at - t0),
     ms: Math.round(g.ms),
     scripts: frames
       .filter((f) => f.atMs < g.at + g.ms && f.atMs + f.ms > g.at)
-      .flatMap((f) => [`frame of ${Math.round(f.ms)} ms`, ...f.scripts]),
+      .flatMap((f) => [frame(f), ...f.scripts]),
   }));
 }
 
