@@ -6,9 +6,19 @@
 import { createSHA256 } from 'hash-wasm';
 import { WorkbenchError, cancelledError } from './errors';
 import { type ModelSource, EXPECTED_FILES_TEXT } from './model-files';
-import { concatArrays } from '../core/vector';
-import { Stalled, hashBody, readWithin, splitBody, type SplitFile } from './body-stream';
+import {
+  CutOff,
+  LongerThanLength,
+  Stalled,
+  hashBody,
+  ownBytes,
+  readBody,
+  splitBody,
+  streamOf,
+  type SplitFile,
+} from './body-stream';
 import { hashParts } from './content-hash';
+import { concatArrays } from '../core/vector';
 import { free } from '../core/onnx-split';
 
 export const MODEL_CACHE_NAME = 'zsw-model-files-v1';
@@ -37,19 +47,6 @@ const DOWNLOAD_ATTEMPTS = 3;
 /** Files of at least this Content-Length download into one buffer of that size (see download). */
 const WHOLE_MIN_BYTES = 1 << 20;
 
-/** A download that stopped before its end, after `loaded` bytes (kept, to resume from). */
-class CutOff extends Error {
-  constructor(
-    readonly loaded: number,
-    why: string,
-  ) {
-    super(why);
-  }
-}
-
-/** The body was longer than its length (a compressed download whose encoding was not exposed). */
-class LongerThanLength extends Error {}
-
 /**
  * How long a read of a cached model file may go without a byte before the copy is given up and the file
  * downloaded again. In headless Chromium 156.0.8078.114 a read of a Cache Storage body now and then never
@@ -62,110 +59,6 @@ class LongerThanLength extends Error {}
  * of a cached file delivers its first MB in milliseconds.
  */
 const CACHE_STALL_MS = 10_000;
-
-/**
- * `body` read from `offset` on, reporting the bytes so far: into `sink` when it is a buffer (then through one
- * 1 MB buffer the reader fills again and again, a BYOB reader, copied into `sink`: the browser never wraps
- * `sink` and no chunks are left for the GC, which in an idle model worker may not come for a whole run — reading
- * into the big buffer itself kept it resident, detached or not, until a GC: +600 MB at a B/32 run's start),
- * else as the chunks that arrive, appended to `sink`. Returns the bytes read in all, or null when `sink` is a
- * buffer and `body` is not a byte stream (nothing read). Throws CutOff when the body fails or ends short of
- * `sink`'s length (or of `total`), LongerThanLength when it runs past `sink`'s end.
- */
-async function readBody(
-  body: ReadableStream<Uint8Array>,
-  sink: Uint8Array | Uint8Array[],
-  offset = 0,
-  total: number | null = null,
-  report: (loaded: number) => void = () => {},
-  signal?: AbortSignal,
-  stallMs = Infinity,
-): Promise<number | null> {
-  const into = sink instanceof Uint8Array ? sink : null;
-  let reader: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array>;
-  try {
-    reader = into ? body.getReader({ mode: 'byob' }) : body.getReader();
-  } catch {
-    return null; // not a byte stream
-  }
-  let staging = new ArrayBuffer(1 << 20);
-  let loaded = offset;
-  let lastReport = 0;
-  for (;;) {
-    if (signal?.aborted) {
-      await reader.cancel();
-      throw cancelledError();
-    }
-    let step: ReadableStreamReadResult<Uint8Array>;
-    try {
-      step = await readWithin(
-        into
-          ? (reader as ReadableStreamBYOBReader).read(new Uint8Array(staging))
-          : (reader as ReadableStreamDefaultReader<Uint8Array>).read(),
-        stallMs,
-        () => reader.cancel(),
-      );
-    } catch (e) {
-      if (signal?.aborted) throw cancelledError();
-      if (e instanceof Stalled) throw e;
-      throw new CutOff(loaded, e instanceof Error ? e.message : String(e));
-    }
-    if (step.done) break;
-    const chunk = step.value;
-    if (into) {
-      if (loaded + chunk.byteLength > into.byteLength) {
-        await reader.cancel();
-        throw new LongerThanLength(`the body is longer than ${into.byteLength} bytes`);
-      }
-      into.set(chunk, loaded);
-      staging = chunk.buffer as ArrayBuffer; // the read hands the (moved) staging buffer back
-    } else (sink as Uint8Array[]).push(chunk);
-    loaded += chunk.byteLength;
-    if (loaded - lastReport > 256 * 1024) {
-      lastReport = loaded;
-      report(loaded);
-    }
-  }
-  // A compressed body can be longer than its Content-Length, never shorter.
-  const end = into ? into.byteLength : total;
-  if (end !== null && loaded < end) throw new CutOff(loaded, `the body ended at ${loaded} of ${end} bytes`);
-  return loaded;
-}
-
-/**
- * A body's bytes in a buffer that only this worker's JS references (see readBody; not `arrayBuffer()`,
- * whose buffer the browser has wrapped: the model worker sits idle after a load, and a B/32 pair's 580 MB
- * stayed resident through a whole run). Through a BYOB reader with its `size` known, else joined from the chunks.
- */
-async function ownBytes(
-  body: ReadableStream<Uint8Array> | null,
-  size?: number,
-  stallMs = Infinity,
-): Promise<Uint8Array<ArrayBuffer>> {
-  if (!body) return new Uint8Array(0);
-  if (size !== undefined && size > 0) {
-    const out = new Uint8Array(size);
-    if ((await readBody(body, out, 0, null, undefined, undefined, stallMs)) !== null) return out;
-  }
-  const chunks: Uint8Array[] = [];
-  await readBody(body, chunks, 0, size ?? null, undefined, undefined, stallMs);
-  return concatArrays(chunks, (n) => new Uint8Array(n));
-}
-
-/**
- * A buffer as a response body (what Cache Storage stores) in 1 MB copies, pulled as the cache writes them:
- * the buffer itself is never handed to the browser (see ownBytes).
- */
-function streamOf(buf: Uint8Array): ReadableStream<Uint8Array> {
-  let off = 0;
-  return new ReadableStream({
-    pull(controller) {
-      if (off >= buf.byteLength) return controller.close();
-      controller.enqueue(buf.slice(off, off + (1 << 20)));
-      off += 1 << 20;
-    },
-  });
-}
 
 async function sha256Hex(bytes: Uint8Array): Promise<string> {
   const h = await createSHA256();
@@ -248,8 +141,9 @@ export class ModelFiles {
   /**
    * The ONNX file split as it is read (core/onnx-split.ts), one buffer per weight, none for the whole: from the
    * picked folder or the download cache. Null when it is not there to stream (a file not downloaded yet),
-   * when the read stalls, fails or does not parse: then read it whole (`bytes`), which downloads, retries
-   * and names the problem. With `digest`, its SHA-256 is made as it is read, as `bytes` does.
+   * when the read stalls (a cached copy that stalls is dropped), fails or does not parse: then read it whole
+   * (`bytes`), which downloads, retries and names the problem. With `digest`, its SHA-256 is made as it is
+   * read, as `bytes` does.
    */
   async split(path: string, location: string, signal?: AbortSignal): Promise<SplitFile | null> {
     const stream = await this.streamOf(path);

@@ -63,8 +63,8 @@ export type TowerRead = 'pieces' | 'file';
  * On WASM, a session from a tower file split as it is read from the picked folder or the download cache
  * (core/onnx-split.ts): each weight in a buffer of its own, freed once onnxruntime has copied it, and never the
  * whole file. The first text after a 10,000-image B/32 run peaked at 1.6 GB with the text tower's file read
- * whole first (issue 12). Null where it cannot be: a file with external-data shards, one not downloaded yet,
- * a read that stalls or fails, onnxruntime asking for a weight twice; then read the file whole (towerSession).
+ * whole first (issue 12). Null where it cannot be: a file with external-data shards, one in neither place (not
+ * downloaded yet), a read that stalls or fails, onnxruntime asking for a weight twice (towerSession goes on).
  * `check` sees the file's hash before the session is made, and refuses the file by throwing.
  */
 export async function splitSession(

@@ -205,7 +205,7 @@ describe('a text tower read again after the load', () => {
   });
 });
 
-describe('a text tower made on WASM after the load', () => {
+describe('tower files split as they are read on WASM: at the load, and for a text tower made after it', () => {
   const modelDir = path.join(MODELS, MODEL);
   const modelFiles = fs
     .readdirSync(modelDir, { recursive: true, encoding: 'utf8' })
