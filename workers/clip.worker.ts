@@ -301,7 +301,7 @@ const api = {
     texts: number;
     runtimeMs: Record<string, number>;
     textTower: TextTowerInfo | null;
-    /** How the load read each tower's file (tower-files.ts splitSession); null before a load. */
+    /** How the load read each tower's file (tower-files.ts towerSession); null before a load. */
     loadedFrom: Record<'text' | 'vision', TowerRead> | null;
     visionRebuiltFrom: TowerRead | null;
   } {

@@ -48,7 +48,7 @@ export class ClipModel {
   private lostReason: string | null = null;
   /** The WASM rebuild after a GPU loss, once started. */
   private fallback: Promise<void> | null = null;
-  /** How the load read each tower's file (tower-files.ts splitSession). */
+  /** How the load read each tower's file (tower-files.ts towerSession). */
   loadedFrom: Record<Tower, TowerRead> = { text: 'file', vision: 'file' };
   /** How the vision tower's WASM rebuild after a GPU loss read its file (openTower); null before one. */
   rebuiltFrom: TowerRead | null = null;

@@ -60,21 +60,20 @@ export async function fetchTower(
 export type TowerRead = 'pieces' | 'file';
 
 /**
- * On WASM, a session from a tower file split as it is read from the picked folder or the download cache
- * (core/onnx-split.ts): each weight in a buffer of its own, freed once onnxruntime has copied it, and never the
- * whole file. The first text after a 10,000-image B/32 run peaked at 1.6 GB with the text tower's file read
- * whole first (issue 12). Null where it cannot be: a file with external-data shards, one in neither place (not
+ * On WASM, a session from a tower file (one without external-data shards) split as it is read from the picked
+ * folder or the download cache (core/onnx-split.ts): each weight in a buffer of its own, freed once onnxruntime
+ * has copied it, and never the whole file. The first text after a 10,000-image B/32 run peaked at 1.6 GB with
+ * the text tower's file read whole first (issue 12). Null where it cannot be: a file in neither place (not
  * downloaded yet), a read that stalls or fails, onnxruntime asking for a weight twice (towerSession goes on).
  * `check` sees the file's hash before the session is made, and refuses the file by throwing.
  */
-export async function splitSession(
+async function splitSession(
   files: ModelFiles,
   path: string,
   probe: BackendProbe,
   check: (hash: string) => void,
   signal?: AbortSignal,
 ): Promise<{ session: EngineSession; hash: string; size: number } | null> {
-  if (await files.has(externalDataPath(path, 0))) return null;
   const split = await files.split(path, weightsLocation(path), signal);
   if (!split) return null;
   try {
@@ -114,9 +113,9 @@ export async function towerSession(
 ): Promise<LoadedTower> {
   const { onProgress = () => {}, signal, check = () => {} } = o;
   let downloaded: Uint8Array<ArrayBuffer> | null = null;
-  if (backend === 'wasm') {
+  if (backend === 'wasm' && !(await files.has(externalDataPath(path, 0)))) {
     let split = await splitSession(files, path, probe, check, signal);
-    if (!split && !(await files.has(externalDataPath(path, 0)))) {
+    if (!split) {
       const got = await files.cacheDownload(path, onProgress, signal);
       if (got === 'cached') split = await splitSession(files, path, probe, check, signal);
       else downloaded = got;
