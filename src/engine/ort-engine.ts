@@ -223,31 +223,37 @@ export class EngineSession {
     }
     const ort = await runtimeFor(backend);
     configure(ort, backend, probe);
-    // On WASM the weights load as external data pointing into the file itself (core/onnx-external.ts), so
-    // the heap, which never shrinks, does not also hold the file and its parsed copy while the session is
-    // made.
+    // The weights load as external data pointing into the file itself (core/onnx-external.ts), so the heap,
+    // which never shrinks, does not also hold the file and its parsed copy while the session is made. On
+    // WebGPU onnxruntime uploads each external weight from JS straight into its GPU buffer: the heap holds
+    // the graph alone.
     const location = weightsLocation(file);
-    const graph = backend === 'wasm' && !externalData?.length ? externalizeWeights(bytes, location) : null;
+    const graph = !externalData?.length ? externalizeWeights(bytes, location) : null;
     const external = graph ? [{ path: location, data: bytes }] : (externalData ?? []);
     return EngineSession.open(ort, graph ?? bytes, backend, file, external);
   }
 
   /**
-   * A WASM session from a model split as it was read (core/onnx-split.ts, with `weightsLocation(file)`): each
-   * weight is freed as onnxruntime copies it into the heap, so the file and the heap's copy of it never add
-   * up. The weights and the graph are all freed when this returns. Null when onnxruntime asked for a weight
-   * twice, or for bytes that are not one: make the session from the whole file then.
+   * A session from a model split as it was read (core/onnx-split.ts, with `weightsLocation(file)`): each
+   * weight is freed once onnxruntime has copied it into the heap (WASM) or uploaded it to its GPU buffer
+   * (WebGPU), so the file and the runtime's copy of it never add up. The weights and the graph are all freed
+   * when this returns. Null when onnxruntime asked for a weight twice, or for bytes that are not one: make
+   * the session from the whole file then.
    */
   static async createSplit(
     split: { graph: Uint8Array<ArrayBuffer>; weights: ExternalWeights; moved: number },
+    backend: Backend,
     probe: BackendProbe,
     file: string,
   ): Promise<EngineSession | null> {
+    if (backend === 'webgpu' && !probe.webgpu) {
+      throw new WorkbenchError('backend-unavailable', 'WebGPU was requested but this browser has no WebGPU adapter.');
+    }
     const external = split.moved > 0 ? [{ path: weightsLocation(file), data: split.weights }] : [];
     try {
-      const ort = await runtimeFor('wasm');
-      configure(ort, 'wasm', probe);
-      return await EngineSession.open(ort, split.graph, 'wasm', file, external);
+      const ort = await runtimeFor(backend);
+      configure(ort, backend, probe);
+      return await EngineSession.open(ort, split.graph, backend, file, external);
     } catch (e) {
       if (split.weights.refused) return null;
       throw e;

@@ -60,16 +60,18 @@ export async function fetchTower(
 export type TowerRead = 'pieces' | 'file';
 
 /**
- * On WASM, a session from a tower file (one without external-data shards) split as it is read from the picked
- * folder or the download cache (core/onnx-split.ts): each weight in a buffer of its own, freed once onnxruntime
- * has copied it, and never the whole file. The first text after a 10,000-image B/32 run peaked at 1.6 GB with
- * the text tower's file read whole first (issue 12). Null where it cannot be: a file in neither place (not
- * downloaded yet), a read that stalls or fails, onnxruntime asking for a weight twice (towerSession goes on).
- * `check` sees the file's hash before the session is made, and refuses the file by throwing.
+ * A session from a tower file (one without external-data shards) split as it is read from the picked folder
+ * or the download cache (core/onnx-split.ts): each weight in a buffer of its own, freed once onnxruntime has
+ * copied it into its heap (WASM) or uploaded it (WebGPU), and never the whole file. The first text after a
+ * 10,000-image B/32 run peaked at 1.6 GB with the text tower's file read whole first (issue 12). Null where
+ * it cannot be: a file in neither place (not downloaded yet), a read that stalls or fails, onnxruntime asking
+ * for a weight twice (towerSession goes on). `check` sees the file's hash before the session is made, and
+ * refuses the file by throwing.
  */
 async function splitSession(
   files: ModelFiles,
   path: string,
+  backend: Backend,
   probe: BackendProbe,
   check: (hash: string) => void,
   signal?: AbortSignal,
@@ -83,7 +85,7 @@ async function splitSession(
     free(split.graph);
     throw e;
   }
-  const session = await EngineSession.createSplit(split, probe, path);
+  const session = await EngineSession.createSplit(split, backend, probe, path);
   return session && { session, hash: split.hash, size: split.size };
 }
 
@@ -97,12 +99,12 @@ export interface LoadedTower {
 }
 
 /**
- * A tower's session from its file. On WASM the file is split as it is read (splitSession) from the picked
- * folder or the download cache; a file not downloaded yet is downloaded into the cache first, its bytes let
- * go, and split from there. So neither the load nor a later read (the text tower at the first text, the
- * vision tower's rebuild after a GPU loss) holds the file whole beside the weights onnxruntime copies into
- * its heap. Else (WebGPU, external-data shards, a cache that would not take the file, a split onnxruntime
- * refused) read whole. `check` sees the file's hash before the session is made, and refuses it by throwing.
+ * A tower's session from its file, split as it is read (splitSession) from the picked folder or the download
+ * cache; a file not downloaded yet is downloaded into the cache first, its bytes let go, and split from
+ * there. So neither the load nor a later read (the text tower at the first text, the vision tower's rebuild
+ * after a GPU loss) holds the file whole beside the weights onnxruntime copies into its heap or uploads.
+ * Else (external-data shards, a cache that would not take the file, a split onnxruntime refused) read whole.
+ * `check` sees the file's hash before the session is made, and refuses it by throwing.
  */
 export async function towerSession(
   files: ModelFiles,
@@ -113,11 +115,11 @@ export async function towerSession(
 ): Promise<LoadedTower> {
   const { onProgress = () => {}, signal, check = () => {} } = o;
   let downloaded: Uint8Array<ArrayBuffer> | null = null;
-  if (backend === 'wasm' && !(await files.has(externalDataPath(path, 0)))) {
-    let split = await splitSession(files, path, probe, check, signal);
+  if (!(await files.has(externalDataPath(path, 0)))) {
+    let split = await splitSession(files, path, backend, probe, check, signal);
     if (!split) {
       const got = await files.cacheDownload(path, onProgress, signal);
-      if (got === 'cached') split = await splitSession(files, path, probe, check, signal);
+      if (got === 'cached') split = await splitSession(files, path, backend, probe, check, signal);
       else downloaded = got;
     }
     if (split) {

@@ -77,11 +77,11 @@ for (const backend of ['wasm', 'webgpu'] as const) {
         { base: `${app.url}/models/${MODEL}/`, backend },
       );
       expect(info.backend).toBe(backend);
-      // On WASM each file was downloaded into the cache, then split as it was read from there; on WebGPU read whole.
-      const read = backend === 'wasm' ? 'pieces' : 'file';
+      // Each file was downloaded into the cache, then split as it was read from there: on WASM each weight was
+      // copied into the heap, on WebGPU uploaded to its GPU buffer, from a piece of its own.
       expect(await page.evaluate(async () => (await window.harness.api.encodeCounts()).loadedFrom)).toEqual({
-        text: read,
-        vision: read,
+        text: 'pieces',
+        vision: 'pieces',
       });
       // On WASM the text tower was probed for its size and closed; its session is made at the first text.
       expect(await textTower(page)).toEqual({ resident: backend === 'webgpu', loadMs: [], loadedFrom: [] });

@@ -194,7 +194,7 @@ describe('openTower and EngineSession.createSplit (WASM, onnxruntime-web in Node
     const [offset, length] = references(split.graph)[0]!;
     split.weights.subarray(offset, offset + length);
     const graph = split.graph;
-    expect(await EngineSession.createSplit(split, probe, PATH)).toBeNull();
+    expect(await EngineSession.createSplit(split, 'wasm', probe, PATH)).toBeNull();
     expect(split.weights.refused).toBe(true);
     expect(split.weights.held).toBe(0);
     expect(graph.byteLength).toBe(0); // freed too
