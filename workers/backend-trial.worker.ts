@@ -1,6 +1,6 @@
 /**
- * A throwaway worker for Auto's trials (see src/engine/backend-choice.ts): WASM at the thread count the
- * model worker's runtime does not run (the runtime fixes its count when it starts), then WebGPU. A batch on
+ * A throwaway worker for one of Auto's trials (see src/engine/backend-choice.ts): WASM at the thread count
+ * the model worker's runtime does not run (the runtime fixes its count when it starts), or WebGPU. A batch on
  * a slow adapter (SwiftShader) cannot be stopped inside onnxruntime-web, and the runtime takes one run at a
  * time, so the trial runs here: once it has lost, the model worker terminates this worker and its
  * own runs go on at once.
@@ -18,7 +18,7 @@ const api = {
     threads: number | null = null,
   ) {
     setWasmThreads(threads);
-    return timeBackend(file, backend, await probeBackends(), imageSize, limits);
+    return timeBackend(file, backend, await probeBackends(), imageSize, limits, undefined, true);
   },
 };
 

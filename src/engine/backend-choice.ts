@@ -9,8 +9,8 @@
  *
  * At most two runtimes of the WASM build (ort-engine.ts `runtimeFor`) start for the trials: the model
  * worker's own (WASM at its thread count, timed where it will run) and one trial worker's (WASM at the
- * other count); the trial worker then times WebGPU on the build WebGPU sessions use (`gpuBuild`: JSPI where
- * the browser has it). Measured in headless Chromium 156 (scripts in the bench): a third start of the
+ * other count). A second trial worker, started once the first is gone, times WebGPU on the build WebGPU
+ * sessions use (`gpuBuild`: JSPI where the browser has it). Measured in headless Chromium 156 (scripts in the bench): a third start of the
  * same runtime's WASM module in one renderer sets V8 compiling it in the background for about 30 s of one
  * core (40 CPU-seconds with the toy model, after a load that took 8 s), whether the earlier workers were
  * alive or not; two starts cost nothing extra. With a runtime per thread count plus one for WebGPU, Auto
@@ -41,6 +41,14 @@ import type { BackendTrialApi } from '../../workers/backend-trial.worker';
  */
 export const TRIAL_BATCH: Record<Backend, number> = { webgpu: 16, wasm: 8 };
 export const WEBGPU_BATCHES: readonly number[] = [TRIAL_BATCH.webgpu, 8];
+/**
+ * On a software adapter WebGPU's cold step is one image, before any size is timed. A batch past its limit
+ * cannot be stopped, and its work goes on in the GPU process after the trial worker is gone: B/32 on this
+ * project's SwiftShader takes about 17 s per image, so an abandoned batch of 16 kept a core busy (and its
+ * buffers held) for minutes into the run that followed. One image is less work than any batch timed, so if
+ * it cannot meet the cold limit, no batch would have; it leaves a sixteenth of that behind.
+ */
+export const PROBE_BATCH = 1;
 /** Warm runs after the cold one; the best of them is the warm figure. */
 const WARM_RUNS = 2;
 /** Limits on WebGPU's trial relative to WASM's (see chooseBackend). */
@@ -152,10 +160,11 @@ export function timedGpuBatch(d: BackendDecision): number | null {
 /**
  * Time one backend: create a vision session and run each batch size (WASM: TRIAL_BATCH.wasm; WebGPU: each
  * of WEBGPU_BATCHES), a cold batch then WARM_RUNS warm ones, and release it. The first size's cold batch
- * includes the session's creation; a later size's first batch is not timed (on WebGPU a new shape compiles
- * its kernels). The figure is the size with the lowest warm time per image. A step past its limit on the
+ * includes the session's creation (on a software adapter, a batch of PROBE_BATCH images before it is the
+ * cold one); a later size's first batch is not timed (on WebGPU a new shape compiles its kernels). The figure is the size with the lowest warm time per image. A step past its limit on the
  * first size ends the trial (reported in `timedOutAfterMs`); on a later size it ends only that size's
- * timing. A step cannot be stopped, so the session is released once the step settles.
+ * timing. A step cannot be stopped, so the session is released once the step settles. `owned`: the file is
+ * this call's (moved to a trial worker), freed once the session holds its weights.
  */
 export async function timeBackend(
   file: TrialFile,
@@ -164,10 +173,15 @@ export async function timeBackend(
   imageSize: { width: number; height: number },
   limits: TrialLimits = { coldMs: Infinity, warmMsPerImage: Infinity },
   signal?: AbortSignal,
+  owned = false,
 ): Promise<BackendTiming> {
   const sizes = backend === 'webgpu' ? WEBGPU_BATCHES : [TRIAL_BATCH.wasm];
   const t0 = performance.now();
   const session = EngineSession.create(file.bytes, backend, probe, file.path, file.externalData);
+  if (owned) {
+    const release = () => releaseTrialFile(file);
+    void session.then(release, release);
+  }
   let released = false;
   const feeds = new Map<number, Record<string, HostTensor>>();
   const run = async (batch: number) => {
@@ -200,26 +214,29 @@ export async function timeBackend(
   };
 
   const figures: { batch: number; warmMs: number | null }[] = [];
-  let coldMs = 0;
+  let coldMs: number | null = null;
+  const lost = (batch: number): BackendTiming => {
+    const after = Math.round(performance.now() - t0);
+    return { coldMs: coldMs ?? after, warmMs: null, batch, imagesPerSec: 0, timedOutAfterMs: after };
+  };
+  if (backend === 'webgpu' && isSoftwareAdapter(probe)) {
+    const cold = await step(PROBE_BATCH, limits.coldMs, t0);
+    if (cold === null) return lost(PROBE_BATCH);
+    coldMs = cold;
+  }
   for (const [k, batch] of sizes.entries()) {
     if (signal?.aborted) break;
-    const cold = await step(batch, limits.coldMs, k === 0 ? t0 : undefined);
-    if (cold === null && k === 0) {
-      const after = Math.round(performance.now() - t0);
-      return { coldMs: after, warmMs: null, batch, imagesPerSec: 0, timedOutAfterMs: after };
-    }
+    const cold = await step(batch, limits.coldMs, coldMs === null ? t0 : undefined);
+    if (cold === null && k === 0) return lost(batch);
     if (cold === null) break;
-    if (k === 0) coldMs = cold;
+    coldMs ??= cold;
     let warmMs: number | null = null;
     for (let r = 0; r < WARM_RUNS && !signal?.aborted && !released; r++) {
       const t = await step(batch, limits.warmMsPerImage * batch);
       if (t !== null) warmMs = Math.min(warmMs ?? Infinity, t);
     }
     figures.push({ batch, warmMs });
-    if (released && k === 0) {
-      const after = Math.round(performance.now() - t0);
-      return { coldMs, warmMs, batch, imagesPerSec: 0, timedOutAfterMs: after };
-    }
+    if (released && k === 0) return { ...lost(batch), warmMs };
     if (released) break;
   }
   if (!released) await (await session).dispose();
@@ -232,7 +249,7 @@ export async function timeBackend(
   const warmMs = best?.warmMs ?? null;
   const batch = best?.batch ?? sizes[0]!;
   return {
-    coldMs,
+    coldMs: coldMs ?? 0,
     warmMs,
     batch,
     imagesPerSec: warmMs ? (batch * 1000) / warmMs : 0,
@@ -247,8 +264,8 @@ function releaseTrialFile(f: TrialFile): void {
 
 /**
  * A throwaway worker (workers/backend-trial.worker.ts) whose runtime starts with `threads` WASM threads:
- * it times WASM at that count, then WebGPU, and is terminated after, so a batch still crawling on a
- * software adapter never holds up the model worker's runs.
+ * it times WASM at that count, or WebGPU, and is terminated after, so a batch still crawling on a
+ * software adapter never holds up the model worker's runs, and its memory goes with it.
  */
 class TrialWorker {
   private readonly worker = new Worker(new URL('../../workers/backend-trial.worker.ts', import.meta.url), {
@@ -339,30 +356,35 @@ export async function chooseBackend(o: ChooseBackendOptions): Promise<BackendDec
     throw e;
   }
   let wasm: BackendTiming = { ...timedHere, threads: here };
-  const trial = new TrialWorker(other ?? here);
-  let webgpu: BackendTiming | null;
-  try {
-    if (other !== undefined) {
+  // One trial worker per backend, the second started once the first is gone: a WASM heap grown to hold the
+  // tower (it never shrinks) is not kept through WebGPU's trial.
+  if (other !== undefined) {
+    const trial = new TrialWorker(other);
+    try {
       if (o.signal?.aborted) throw cancelledError();
       const t = await trial.time(wasmFile, 'wasm', o.imageSize, noLimit);
       if (perImage(t) < perImage(wasm)) wasm = { ...t, threads: other };
+    } finally {
+      trial.close();
+      releaseTrialFile(wasmFile);
     }
-    if (o.signal?.aborted) throw cancelledError();
-    // WebGPU has lost once its cold start takes GPU_COLD_FACTOR× WASM's (at least MIN_GPU_COLD_MS), or
-    // a warm batch takes GPU_WARM_FACTOR× what WASM needs for as many images.
-    const limits: TrialLimits = {
-      coldMs: Math.max(MIN_GPU_COLD_MS, GPU_COLD_FACTOR * wasm.coldMs),
-      warmMsPerImage: Math.max(MIN_GPU_WARM_MS / TRIAL_BATCH.webgpu, GPU_WARM_FACTOR * perImage(wasm)),
-    };
-    releaseTrialFile(wasmFile);
-    try {
-      webgpu = await trial.time(await o.visionFile('webgpu'), 'webgpu', o.imageSize, limits);
-    } catch {
-      webgpu = null;
-    }
+  }
+  releaseTrialFile(wasmFile);
+  if (o.signal?.aborted) throw cancelledError();
+  // WebGPU has lost once its cold start takes GPU_COLD_FACTOR× WASM's (at least MIN_GPU_COLD_MS), or
+  // a warm batch takes GPU_WARM_FACTOR× what WASM needs for as many images.
+  const limits: TrialLimits = {
+    coldMs: Math.max(MIN_GPU_COLD_MS, GPU_COLD_FACTOR * wasm.coldMs),
+    warmMsPerImage: Math.max(MIN_GPU_WARM_MS / TRIAL_BATCH.webgpu, GPU_WARM_FACTOR * perImage(wasm)),
+  };
+  const trial = new TrialWorker(here);
+  let webgpu: BackendTiming | null;
+  try {
+    webgpu = await trial.time(await o.visionFile('webgpu'), 'webgpu', o.imageSize, limits);
+  } catch {
+    webgpu = null;
   } finally {
     trial.close();
-    releaseTrialFile(wasmFile);
   }
   if (o.signal?.aborted) throw cancelledError();
   const backend: Backend = perImage(webgpu) < perImage(wasm) ? 'webgpu' : 'wasm';
