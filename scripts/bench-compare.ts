@@ -13,7 +13,7 @@
  * Also, with `--sections`: `pool` (toy model on the Pets photos with 1, 2 and 4 decode workers, or
  * `--pool-workers`), `auto` (Auto's choice against each forced backend, fresh profile each, on the toy model
  * or `--auto-model`) and `memory` (ours on
- * `--memory-images` CIFAR-10 images: peak footprint and its growth across batches), `parity` ((c) on the
+ * `--memory-images` CIFAR-10 images, on `--backend`: peak footprint and its growth across batches), `parity` ((c) on the
  * CIFAR-10 subset with each `--dtype`: cosine of each variant's image embeddings to fp32's) and `ep` ((c) with
  * each onnxruntime-web build — default (JSEP), `/webgpu` (native WebGPU EP), `/jspi`, `/wasm` — on WebGPU and WASM,
  * `--ep-model` on `--ep-images` CIFAR-10 images; plus whether the browser has JSPI). `--dtype fp32,q8` runs
@@ -58,6 +58,7 @@ import {
 } from './bench-main-thread';
 import { cosineStats, epSection, epSummary, jspiBuild, type EpRun, type Probe } from './bench-ort-variants';
 import { serveBuiltApp } from './serve-built';
+import { growthMB, kinds, MB, peakPlace, treeMemory, watchMemory } from './bench-process';
 import '../tests/helpers/zsw';
 
 const { values: opts } = parseArgs({
@@ -188,119 +189,6 @@ function startImageServer(root: string): Promise<{ url: string; close: () => voi
   );
 }
 
-/** Every process under `pid` (itself included), from /proc. */
-function processTree(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const out: number[] = [];
-  const stack = [pid];
-  while (stack.length) {
-    const p = stack.pop()!;
-    out.push(p);
-    stack.push(...(children.get(p) ?? []));
-  }
-  return out;
-}
-
-/**
- * Memory of a process and all its descendants, bytes (Linux /proc): `rss` sums each process's
- * resident set (pages shared between Chromium's processes count once per process), `pss` shares
- * them out (each shared page split between its sharers) — the browser's real footprint.
- */
-function treeMemory(pid: number): { rss: number; pss: number; byKind: Record<string, number> } {
-  let rss = 0;
-  let pss = 0;
-  const byKind: Record<string, number> = {};
-  for (const p of processTree(pid)) {
-    try {
-      const roll = fs.readFileSync(`/proc/${p}/smaps_rollup`, 'utf8');
-      const one = Number(/^Pss:\s+(\d+) kB/m.exec(roll)?.[1] ?? 0) * 1024;
-      rss += Number(/^Rss:\s+(\d+) kB/m.exec(roll)?.[1] ?? 0) * 1024;
-      pss += one;
-      // Chromium's process kind (--type=renderer, gpu-process, utility…; none for the browser process).
-      const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
-      const kind = /--type=([\w-]+)/.exec(cmd)?.[1] ?? 'browser';
-      byKind[kind] = (byKind[kind] ?? 0) + one;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return { rss, pss, byKind };
-}
-
-interface MemoryWatch {
-  peakRss: number;
-  peakPss: number;
-  /** PSS by Chromium process kind at the PSS peak, bytes. */
-  peakByKind: Record<string, number>;
-  /** When the PSS peak came, ms after the watch began. */
-  peakAtMs: number;
-  /** [ms since start, pss bytes] every sample. */
-  samples: [number, number][];
-}
-
-/** Samples `treeMemory(pid)` every 250 ms until stopped. */
-function watchMemory(pid: number): () => MemoryWatch {
-  const w: MemoryWatch = { peakRss: 0, peakPss: 0, peakByKind: {}, peakAtMs: 0, samples: [] };
-  const t0 = Date.now();
-  const sample = () => {
-    const m = treeMemory(pid);
-    w.peakRss = Math.max(w.peakRss, m.rss);
-    if (m.pss > w.peakPss) [w.peakByKind, w.peakAtMs] = [m.byKind, Date.now() - t0];
-    w.peakPss = Math.max(w.peakPss, m.pss);
-    w.samples.push([Date.now() - t0, m.pss]);
-  };
-  sample();
-  const timer = setInterval(sample, 250);
-  return () => {
-    clearInterval(timer);
-    sample();
-    return w;
-  };
-}
-
-/**
- * Growth across the run: mean footprint (PSS) of the last quarter of the samples minus that of the
- * second quarter (after the first batches have sized the runtime's buffers), MB.
- */
-function growthMB(w: MemoryWatch): number {
-  const mean = (a: number, b: number) => {
-    const xs = part(w, a, b);
-    return xs.reduce((s, x) => s + x[1], 0) / xs.length;
-  };
-  return Math.round((mean(0.75, 1) - mean(0.25, 0.5)) / 2 ** 20);
-}
-
-/** The samples from fraction `a` to `b` of the run (at least one). */
-function part(w: MemoryWatch, a: number, b: number): [number, number][] {
-  const n = w.samples.length;
-  return w.samples.slice(Math.floor(a * n), Math.max(Math.floor(a * n) + 1, Math.floor(b * n)));
-}
-
-const MB = (b: number) => Math.round(b / 2 ** 20);
-
-/** PSS by process kind, as printed: `browser 129, renderer 786, …`. */
-const kinds = (byKind: Record<string, number>) =>
-  Object.entries(byKind)
-    .map(([k, v]) => `${k} ${v}`)
-    .join(', ');
-
-/** When the PSS peak came (s after the start) and the highest PSS of each tenth of the run (MB). */
-function peakPlace(w: MemoryWatch): { peakAtS: number; pssByTenthMB: number[] } {
-  const peak = w.samples.reduce((a, b) => (b[1] > a[1] ? b : a), [0, 0]);
-  const tenths = Array.from({ length: 10 }, (_, k) => MB(Math.max(...part(w, k / 10, (k + 1) / 10).map((x) => x[1]))));
-  return { peakAtS: Math.round(peak[0] / 100) / 10, pssByTenthMB: tenths };
-}
-
 interface Measure {
   peer: string;
   dataset: string;
@@ -317,11 +205,16 @@ interface Measure {
   loadPssTimeline?: [number, number][];
   /** How the load read each tower's file: split as it was read (`pieces`) or whole (engine/tower-files.ts). */
   loadedFrom?: Record<string, string> | null;
+  /** From the load's end to the run's start (the tab, the folder, its hashing): ms, and the longest wait for a frame. */
+  afterLoad?: { ms: number; longestFrameGapMs: number };
   peakRssMB?: number;
   /** Peak proportional set size (shared pages shared out), MB. */
   peakPssMB?: number;
   /** At the PSS peak, PSS by Chromium process kind (browser, renderer, gpu-process, utility…), MB. */
   pssByProcessMB?: Record<string, number>;
+  /** CPU seconds each Chromium process kind used during the run, and during the load. */
+  cpuSecondsByProcess?: Record<string, number>;
+  loadCpuSecondsByProcess?: Record<string, number>;
   /** PSS growth from the second to the last quarter of the run, MB. */
   growthMB?: number;
   /** When the PSS peak came, seconds after the run started. */
@@ -452,11 +345,15 @@ async function ours(
     const loadMem = stopLoad();
     if (!loaded) throw new Error(`load failed: ${JSON.stringify(await page.evaluate(() => window.zsw.engine.error))}`);
     const loadMs = Date.now() - tl;
+    // From the load's end to the run's start: opening the tab, picking the folder, hashing it. Frames wait
+    // on the GPU process, so work a trial left queued there shows here.
+    await restartFrameWatch(page);
     const info = await page.evaluate(() => window.zsw.engine.info as unknown as Record<string, unknown>);
     await page.getByTestId('mode-retrieve').click();
     await page.getByTestId('retrieval-folder-input').setInputFiles(d.dir);
     await page.waitForFunction(() => window.zsw.retrieve.dataset !== null);
     await page.waitForFunction(() => window.zsw.retrieve.indexing?.ms != null, null, { timeout: 600_000 });
+    const afterLoad = { ms: Date.now() - tl - loadMs, longestFrameGapMs: Math.round((await longestFrameGap(page)).ms) };
     await page.evaluate(() => {
       window.zsw.retrieve.useCache = false;
       const w = window as unknown as { __longTasks: LongTask[]; __loaf: LongTask[] };
@@ -516,10 +413,13 @@ async function ours(
         pssByProcessMB: Object.fromEntries(Object.entries(loadMem.peakByKind).map(([k, v]) => [k, MB(v)])),
       },
       loadPssTimeline: loadMem.samples.map(([ms, pss]) => [Number((ms / 1000).toFixed(2)), MB(pss)]),
+      loadCpuSecondsByProcess: loadMem.cpuSecondsByKind,
       loadedFrom: await page.evaluate(() => window.zsw.engine.loadedFrom()),
+      afterLoad,
       peakRssMB: MB(mem.peakRss),
       peakPssMB: MB(mem.peakPss),
       pssByProcessMB: Object.fromEntries(Object.entries(mem.peakByKind).map(([k, v]) => [k, MB(v)])),
+      cpuSecondsByProcess: mem.cpuSecondsByKind,
       growthMB: growthMB(mem),
       ...peakPlace(mem),
       longestTaskMs: Math.max(0, ...placed.map((t) => t.ms)),
@@ -685,8 +585,11 @@ async function main(): Promise<void> {
         `${m.peakRssMB !== undefined ? `  peak RSS ${m.peakRssMB} MB` : ''}` +
         `${m.peakPssMB !== undefined ? `  PSS ${m.peakPssMB} MB (growth ${m.growthMB} MB, peak at ${m.peakAtS} s)` : ''}` +
         `${m.pssByProcessMB ? ` [${kinds(m.pssByProcessMB)}]` : ''}` +
+        `${m.cpuSecondsByProcess ? ` CPU s [${kinds(m.cpuSecondsByProcess)}]` : ''}` +
         `${m.loadPeakPssMB !== undefined ? `  load PSS ${m.loadPeakPssMB} MB` : ''}` +
         `${m.loadPeak ? ` (${m.loadPeak.atS} s into ${((m.loadMs ?? 0) / 1000).toFixed(1)} s) [${kinds(m.loadPeak.pssByProcessMB)}]` : ''}` +
+        `${m.loadCpuSecondsByProcess ? ` CPU s [${kinds(m.loadCpuSecondsByProcess)}]` : ''}` +
+        `${m.afterLoad ? `, then ${(m.afterLoad.ms / 1000).toFixed(1)} s to the run (longest wait for a frame ${m.afterLoad.longestFrameGapMs} ms)` : ''}` +
         `${
           m.loadedFrom
             ? `, files read as ${Object.entries(m.loadedFrom)
@@ -794,7 +697,7 @@ async function main(): Promise<void> {
       const d = { name: `cifar10-${files.length}`, dir, files };
       for (let r = 0; r < Number(opts.rounds); r++)
         for (const dt of dtypes)
-          log({ ...(await ours(ourMain.url, modelName, d, 'wasm', undefined, dt)), peer: tag('ours-memory', dt) });
+          log({ ...(await ours(ourMain.url, modelName, d, backend, undefined, dt)), peer: tag('ours-memory', dt) });
     }
     if (sections.has('parity') && dtypes.length > 1) {
       // (c) on the CIFAR-10 subset once per variant, embeddings kept: each variant's rows against fp32's.

@@ -30,6 +30,7 @@ import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
 import { launchPersistent } from '../tests/helpers/browser';
 import { serveBuiltApp } from './serve-built';
+import { treeMemory } from './bench-process';
 import { hubSource, urlSource, type ModelSource } from '../src/data/model-files';
 import { isPresetId } from '../src/core/templates';
 import { benchRetrieve, checkCaptionsArg } from './bench-retrieve';
@@ -140,43 +141,6 @@ if (new Set(modelDirs.map((d) => path.dirname(d))).size > 1)
   fail(`model folders are served from one parent folder: put ${modelDirs.join(', ')} side by side.`);
 const modelDir = modelDirs[0] ?? null;
 
-/**
- * Memory of the whole browser: PSS summed over the descendants of this process (Chromium and its
- * renderer, GPU and utility processes; the app server runs in-process and is not counted). Linux only.
- */
-function browserPssMb(rootPid: number): number | null {
-  try {
-    const children = new Map<number, number[]>();
-    for (const d of fs.readdirSync('/proc')) {
-      if (!/^\d+$/.test(d)) continue;
-      try {
-        const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        const list = children.get(ppid) ?? [];
-        list.push(Number(d));
-        children.set(ppid, list);
-      } catch {
-        /* process ended */
-      }
-    }
-    let kb = 0;
-    const stack = [...(children.get(rootPid) ?? [])];
-    while (stack.length) {
-      const pid = stack.pop()!;
-      stack.push(...(children.get(pid) ?? []));
-      try {
-        const m = /^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-        if (m) kb += Number(m[1]);
-      } catch {
-        /* process ended */
-      }
-    }
-    return kb / 1024;
-  } catch {
-    return null;
-  }
-}
-
 async function main() {
   const app = await serveBuiltApp({
     outDir: '.cache/bench-dist',
@@ -198,8 +162,13 @@ async function main() {
   const browser = await launchPersistent(path.resolve(opts.profile!));
   let peakMb = 0;
   const sampler = setInterval(() => {
-    const mb = browserPssMb(process.pid);
-    if (mb !== null) peakMb = Math.max(peakMb, mb);
+    // The whole browser: every process under this one (Chromium's renderer, GPU and utility processes), not
+    // this Node process, which serves the app. Linux only: elsewhere the peak stays unknown (null).
+    try {
+      peakMb = Math.max(peakMb, treeMemory(process.pid, false).pss / 2 ** 20);
+    } catch {
+      // no /proc
+    }
   }, 500);
   try {
     const page = browser.pages()[0] ?? (await browser.newPage());
