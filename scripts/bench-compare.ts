@@ -12,12 +12,12 @@
  *       thread count) and again with ours' thread count (`transformersjs-same-threads`).
  * Also, with `--sections`: `pool` (toy model on the Pets photos with 1, 2 and 4 decode workers, or
  * `--pool-workers`), `auto` (Auto's choice against each forced backend, fresh profile each, on the toy model
- * or `--auto-model`) and `memory` (ours on
- * `--memory-images` CIFAR-10 images, on `--backend`: peak footprint and its growth across batches), `parity` ((c) on the
- * CIFAR-10 subset with each `--dtype`: cosine of each variant's image embeddings to fp32's) and `ep` ((c) with
- * each onnxruntime-web build — default (JSEP), `/webgpu` (native WebGPU EP), `/jspi`, `/wasm` — on WebGPU and WASM,
- * `--ep-model` on `--ep-images` CIFAR-10 images; plus whether the browser has JSPI). `--dtype fp32,q8` runs
- * (a), (c) and `memory` once per weight variant, alternating (peers `ours-q8`, `ortweb-q8`, `ours-memory-q8`).
+ * or `--auto-model`) and `memory` (ours on `--memory-images` CIFAR-10 images, on `--backend`: peak footprint
+ * and its growth across batches), `parity` ((c) on the CIFAR-10 subset with each `--dtype`: cosine of each
+ * variant's image embeddings to fp32's) and `ep` ((c) with each onnxruntime-web build — default (JSEP),
+ * `/webgpu` (native WebGPU EP), `/jspi`, `/wasm` — on WebGPU and WASM, `--ep-model` on `--ep-images` CIFAR-10
+ * images; plus whether the browser has JSPI). `--dtype fp32,q8` runs (a), (c) and `memory` once per weight
+ * variant, alternating (peers `ours-q8`, `ortweb-q8`, `ours-memory-q8`).
  * (a) and the `pool`, `auto` and `memory` sections drive the production build (`vite build`, served as users get it);
  * `--dev-server` drives the Vite dev server instead (unbundled modules with inline source maps: a bigger main-thread
  * heap). (c) and (d) run in pages of the dev server.
@@ -205,7 +205,7 @@ interface Measure {
   loadPssTimeline?: [number, number][];
   /** How the load read each tower's file: split as it was read (`pieces`) or whole (engine/tower-files.ts). */
   loadedFrom?: Record<string, string> | null;
-  /** From the load's end to the run's start (the tab, the folder, its hashing): ms, and the longest wait for a frame. */
+  /** From the load's end to the run's start (the tab, the folder, its hashing): ms, and its longest frame wait. */
   afterLoad?: { ms: number; longestFrameGapMs: number };
   peakRssMB?: number;
   /** Peak proportional set size (shared pages shared out), MB. */
@@ -589,7 +589,8 @@ async function main(): Promise<void> {
         `${m.loadPeakPssMB !== undefined ? `  load PSS ${m.loadPeakPssMB} MB` : ''}` +
         `${m.loadPeak ? ` (${m.loadPeak.atS} s into ${((m.loadMs ?? 0) / 1000).toFixed(1)} s) [${kinds(m.loadPeak.pssByProcessMB)}]` : ''}` +
         `${m.loadCpuSecondsByProcess ? ` CPU s [${kinds(m.loadCpuSecondsByProcess)}]` : ''}` +
-        `${m.afterLoad ? `, then ${(m.afterLoad.ms / 1000).toFixed(1)} s to the run (longest wait for a frame ${m.afterLoad.longestFrameGapMs} ms)` : ''}` +
+        `${m.afterLoad ? `, then ${(m.afterLoad.ms / 1000).toFixed(1)} s to the run` : ''}` +
+        `${m.afterLoad ? ` (longest wait for a frame ${m.afterLoad.longestFrameGapMs} ms)` : ''}` +
         `${
           m.loadedFrom
             ? `, files read as ${Object.entries(m.loadedFrom)

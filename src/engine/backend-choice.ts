@@ -8,13 +8,13 @@
  * soon as it has clearly lost, so a software adapter costs seconds, not minutes.
  *
  * At most two runtimes of the WASM build (ort-engine.ts `runtimeFor`) start for the trials: the model
- * worker's own (WASM at its thread count, timed where it will run) and one trial worker's (WASM at the
- * other count). A second trial worker, started once the first is gone, times WebGPU on the build WebGPU
- * sessions use (`gpuBuild`: JSPI where the browser has it). Measured in headless Chromium 156 (scripts in the bench): a third start of the
- * same runtime's WASM module in one renderer sets V8 compiling it in the background for about 30 s of one
- * core (40 CPU-seconds with the toy model, after a load that took 8 s), whether the earlier workers were
- * alive or not; two starts cost nothing extra. With a runtime per thread count plus one for WebGPU, Auto
- * ran at 0.57× forced WASM right after its load.
+ * worker's own (WASM at its thread count, timed where it will run) and one trial worker's (WASM at the other
+ * count). A second trial worker, started once the first is gone, times WebGPU on the build WebGPU sessions
+ * use (`gpuBuild`: JSPI where the browser has it). Measured in headless Chromium 156 (scripts in the bench):
+ * a third start of the same runtime's WASM module in one renderer sets V8 compiling it in the background for
+ * about 30 s of one core (40 CPU-seconds with the toy model, after a load that took 8 s), whether the
+ * earlier workers were alive or not; two starts cost nothing extra. With a runtime per thread count plus one
+ * for WebGPU, Auto ran at 0.57× forced WASM right after its load.
  */
 import * as Comlink from 'comlink';
 import { free } from '../core/onnx-split';
@@ -43,10 +43,11 @@ export const TRIAL_BATCH: Record<Backend, number> = { webgpu: 16, wasm: 8 };
 export const WEBGPU_BATCHES: readonly number[] = [TRIAL_BATCH.webgpu, 8];
 /**
  * On a software adapter WebGPU's cold step is one image, before any size is timed. A batch past its limit
- * cannot be stopped, and its work goes on in the GPU process after the trial worker is gone: B/32 on this
- * project's SwiftShader takes about 17 s per image, so an abandoned batch of 16 kept a core busy (and its
- * buffers held) for minutes into the run that followed. One image is less work than any batch timed, so if
- * it cannot meet the cold limit, no batch would have; it leaves a sixteenth of that behind.
+ * cannot be stopped, and its work goes on in the GPU process after the trial worker is gone, where the
+ * page's frames wait behind it: B/32 on this project's SwiftShader takes about 17 s per image, and after
+ * Auto's load with an abandoned batch of 16 the page got no frame for 215 s (README, Backends). One image
+ * is less work than any batch timed, so if it cannot meet the cold limit, no batch would have; it leaves a
+ * sixteenth of that behind (12.6 s there).
  */
 export const PROBE_BATCH = 1;
 /** Warm runs after the cold one; the best of them is the warm figure. */
@@ -161,8 +162,9 @@ export function timedGpuBatch(d: BackendDecision): number | null {
  * Time one backend: create a vision session and run each batch size (WASM: TRIAL_BATCH.wasm; WebGPU: each
  * of WEBGPU_BATCHES), a cold batch then WARM_RUNS warm ones, and release it. The first size's cold batch
  * includes the session's creation (on a software adapter, a batch of PROBE_BATCH images before it is the
- * cold one); a later size's first batch is not timed (on WebGPU a new shape compiles its kernels). The figure is the size with the lowest warm time per image. A step past its limit on the
- * first size ends the trial (reported in `timedOutAfterMs`); on a later size it ends only that size's
+ * cold one); a later size's first batch is not timed (on WebGPU a new shape compiles its kernels). The
+ * figure is the size with the lowest warm time per image. A step past its limit on the first size ends the
+ * trial (reported in `timedOutAfterMs`); on a later size it ends only that size's
  * timing. A step cannot be stopped, so the session is released once the step settles. `owned`: the file is
  * this call's (moved to a trial worker), freed once the session holds its weights.
  */
@@ -358,18 +360,20 @@ export async function chooseBackend(o: ChooseBackendOptions): Promise<BackendDec
   let wasm: BackendTiming = { ...timedHere, threads: here };
   // One trial worker per backend, the second started once the first is gone: a WASM heap grown to hold the
   // tower (it never shrinks) is not kept through WebGPU's trial.
-  if (other !== undefined) {
-    const trial = new TrialWorker(other);
-    try {
-      if (o.signal?.aborted) throw cancelledError();
-      const t = await trial.time(wasmFile, 'wasm', o.imageSize, noLimit);
-      if (perImage(t) < perImage(wasm)) wasm = { ...t, threads: other };
-    } finally {
-      trial.close();
-      releaseTrialFile(wasmFile);
+  try {
+    if (other !== undefined) {
+      const trial = new TrialWorker(other);
+      try {
+        if (o.signal?.aborted) throw cancelledError();
+        const t = await trial.time(wasmFile, 'wasm', o.imageSize, noLimit);
+        if (perImage(t) < perImage(wasm)) wasm = { ...t, threads: other };
+      } finally {
+        trial.close();
+      }
     }
+  } finally {
+    releaseTrialFile(wasmFile);
   }
-  releaseTrialFile(wasmFile);
   if (o.signal?.aborted) throw cancelledError();
   // WebGPU has lost once its cold start takes GPU_COLD_FACTOR× WASM's (at least MIN_GPU_COLD_MS), or
   // a warm batch takes GPU_WARM_FACTOR× what WASM needs for as many images.

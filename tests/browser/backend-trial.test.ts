@@ -3,8 +3,9 @@
  * directly in Chromium with tiny-random-clip and no time limits: WebGPU (SwiftShader here) is timed at each
  * batch size of WEBGPU_BATCHES and its figure is the faster per image; WASM at its one size. With a limit
  * the first size cannot meet, the trial reports when it stopped. On a software adapter (SwiftShader is one)
- * WebGPU's cold step is one image, before any size: a cold limit it cannot meet ends the trial there. The figures themselves are SwiftShader's
- * and say nothing about a GPU; what is checked is what the trial reports and how it chooses.
+ * WebGPU's cold step is one image, before any size: a cold limit it cannot meet ends the trial there. The
+ * figures themselves are SwiftShader's and say nothing about a GPU; what is checked is what the trial
+ * reports and how it chooses.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -66,7 +67,7 @@ test('WASM is timed at its one size; a warm batch past its limit ends the trial,
   expect(errors).toEqual([]);
 });
 
-test('on a software adapter WebGPU is first timed on one image, and a cold limit it cannot meet ends the trial there', async () => {
+test('one image first on a software adapter: a cold limit it cannot meet ends the trial there', async () => {
   const lost = await time('webgpu', { coldMs: 1, warmMsPerImage: Infinity });
   expect(lost).toMatchObject({ batch: 1, warmMs: null, imagesPerSec: 0 });
   expect(lost.batches).toBeUndefined();
