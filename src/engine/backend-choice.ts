@@ -69,6 +69,8 @@ export interface TrialFile {
 export interface BackendTiming {
   /** Session creation + first batch, ms. */
   coldMs: number;
+  /** Images in that first batch where it was not a timed size: PROBE_BATCH, a software adapter's first step. */
+  coldBatch?: number;
   /** Best later batch, ms (null when the trial ran out of time before one). */
   warmMs: number | null;
   /** The batch size of `warmMs` (WebGPU: the faster per image of those timed). */
@@ -217,11 +219,13 @@ export async function timeBackend(
 
   const figures: { batch: number; warmMs: number | null }[] = [];
   let coldMs: number | null = null;
+  const probed = backend === 'webgpu' && isSoftwareAdapter(probe);
+  const coldBatch = probed ? { coldBatch: PROBE_BATCH } : {};
   const lost = (batch: number): BackendTiming => {
     const after = Math.round(performance.now() - t0);
-    return { coldMs: coldMs ?? after, warmMs: null, batch, imagesPerSec: 0, timedOutAfterMs: after };
+    return { coldMs: coldMs ?? after, ...coldBatch, warmMs: null, batch, imagesPerSec: 0, timedOutAfterMs: after };
   };
-  if (backend === 'webgpu' && isSoftwareAdapter(probe)) {
+  if (probed) {
     const cold = await step(PROBE_BATCH, limits.coldMs, t0);
     if (cold === null) return lost(PROBE_BATCH);
     coldMs = cold;
@@ -252,6 +256,7 @@ export async function timeBackend(
   const batch = best?.batch ?? sizes[0]!;
   return {
     coldMs: coldMs ?? 0,
+    ...coldBatch,
     warmMs,
     batch,
     imagesPerSec: warmMs ? (batch * 1000) / warmMs : 0,

@@ -46,6 +46,8 @@ test('WebGPU is timed at 16 and 8 images per batch, and its figure is the faster
   console.log(`tiny-random-clip, WebGPU (SwiftShader), ms per warm batch: ${JSON.stringify(t.batches)}`);
   expect(t.timedOutAfterMs).toBeUndefined();
   expect(t.coldMs).toBeGreaterThan(0);
+  // SwiftShader is a software adapter: the cold figure is the one-image step's.
+  expect(t.coldBatch).toBe(1);
   expect(t.batches!.map((b) => b.batch)).toEqual([16, 8]);
   for (const b of t.batches!) expect(b.warmMs).toBeGreaterThan(0);
   const perImage = t.batches!.map((b) => b.warmMs! / b.batch);
@@ -58,6 +60,7 @@ test('WebGPU is timed at 16 and 8 images per batch, and its figure is the faster
 test('WASM is timed at its one size; a warm batch past its limit ends the trial, saying when', async () => {
   const wasm = await time('wasm', NO_LIMIT);
   expect(wasm).toMatchObject({ batch: 8 });
+  expect(wasm.coldBatch).toBeUndefined();
   expect(wasm.batches).toBeUndefined();
   expect(wasm.imagesPerSec).toBeGreaterThan(0);
 
@@ -69,7 +72,7 @@ test('WASM is timed at its one size; a warm batch past its limit ends the trial,
 
 test('one image first on a software adapter: a cold limit it cannot meet ends the trial there', async () => {
   const lost = await time('webgpu', { coldMs: 1, warmMsPerImage: Infinity });
-  expect(lost).toMatchObject({ batch: 1, warmMs: null, imagesPerSec: 0 });
+  expect(lost).toMatchObject({ batch: 1, coldBatch: 1, warmMs: null, imagesPerSec: 0 });
   expect(lost.batches).toBeUndefined();
   expect(lost.timedOutAfterMs).toBeGreaterThanOrEqual(1);
   expect(lost.coldMs).toBe(lost.timedOutAfterMs);

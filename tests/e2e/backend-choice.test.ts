@@ -150,7 +150,7 @@ test('a forced backend is taken without timing', async () => {
 test('the WebGPU batch follows the timing: Auto’s faster size, ?gpuBatch=N, else 16', async () => {
   // SwiftShader never finishes WebGPU's trial within its limits here (tests/browser/backend-trial.test.ts
   // times the sizes without limits), so the figures of a WebGPU win are written into the remembered
-  // decision, as a GPU's trial would have left them.
+  // decision, as a trial on a software adapter would have left them (its cold step is one image).
   await openBrowser();
   await page.evaluate(() => localStorage.clear());
   const tiny = source('tiny-random-clip');
@@ -165,6 +165,7 @@ test('the WebGPU batch follows the timing: Auto’s faster size, ?gpuBatch=N, el
         ...(d.timings as object),
         webgpu: {
           coldMs: 900,
+          coldBatch: 1,
           warmMs: 40,
           batch: 8,
           imagesPerSec: 200,
@@ -183,7 +184,7 @@ test('the WebGPU batch follows the timing: Auto’s faster size, ?gpuBatch=N, el
   expect(await page.evaluate(() => window.zsw.engine.info!.imageBatch)).toEqual({ webgpu: 8, wasm: 8 });
   await expect.poll(() => page.getByTestId('backend').textContent()).toMatch(/WebGPU.*batches\s+of 8/s);
   expect(await page.getByTestId('timing-webgpu').textContent()).toContain(
-    '200.0 images/s warm · cold 0.90 s (batch 8, the faster per image; batch 16: 160.0 images/s)',
+    '200.0 images/s warm · cold 0.90 s on 1 image (batch 8, the faster per image; batch 16: 160.0 images/s)',
   );
 
   // Forced WebGPU has no timing: the first size timed, 16, or the page's ?gpuBatch=N.
