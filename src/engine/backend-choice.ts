@@ -47,7 +47,8 @@ export const WEBGPU_BATCHES: readonly number[] = [TRIAL_BATCH.webgpu, 8];
  * page's frames wait behind it: B/32 on this project's SwiftShader takes about 17 s per image, and after
  * Auto's load with an abandoned batch of 16 the page got no frame for 215 s (README, Backends). One image
  * is less work than any batch timed, so if it cannot meet the cold limit, no batch would have; it leaves a
- * sixteenth of that behind (12.6 s there).
+ * sixteenth of that behind (12.6 s there). When it passes, the first size's first batch follows under the
+ * same limit and can still be left behind.
  */
 export const PROBE_BATCH = 1;
 /** Warm runs after the cold one; the best of them is the warm figure. */
