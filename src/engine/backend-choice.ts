@@ -47,8 +47,8 @@ export const WEBGPU_BATCHES: readonly number[] = [TRIAL_BATCH.webgpu, 8];
  * page's frames wait behind it: B/32 on this project's SwiftShader takes about 17 s per image, and after
  * Auto's load with an abandoned batch of 16 the page got no frame for 215 s (README, Backends). One image
  * is less work than any batch timed, so if it cannot meet the cold limit, no batch would have; it leaves a
- * sixteenth of that behind (12.6 s there). When it passes, the first size's first batch follows under the
- * same limit and can still be left behind.
+ * sixteenth of that behind (12.6 s there). When it passes, it runs once more, warm, under the warm limit
+ * for one image, so that a batch of 16 is queued only where one image is within twice what WASM needs.
  */
 export const PROBE_BATCH = 1;
 /** Warm runs after the cold one; the best of them is the warm figure. */
@@ -165,7 +165,7 @@ export function timedGpuBatch(d: BackendDecision): number | null {
  * Time one backend: create a vision session and run each batch size (WASM: TRIAL_BATCH.wasm; WebGPU: each
  * of WEBGPU_BATCHES), a cold batch then WARM_RUNS warm ones, and release it. The first size's cold batch
  * includes the session's creation (on a software adapter, a batch of PROBE_BATCH images before it is the
- * cold one); a later size's first batch is not timed (on WebGPU a new shape compiles its kernels). The
+ * cold one, then runs warm under the warm limit); a later size's first batch is not timed (on WebGPU a new shape compiles its kernels). The
  * figure is the size with the lowest warm time per image. A step past its limit on the first size ends the
  * trial (reported in `timedOutAfterMs`); on a later size it ends only that size's
  * timing. A step cannot be stopped, so the session is released once the step settles. `owned`: the file is
@@ -230,6 +230,9 @@ export async function timeBackend(
     const cold = await step(PROBE_BATCH, limits.coldMs, t0);
     if (cold === null) return lost(PROBE_BATCH);
     coldMs = cold;
+    // The one image again, warm, under the warm limit: past it, WebGPU has lost before any batch of 16 is
+    // queued (one that runs past its own limit would be left behind, not stopped).
+    if ((await step(PROBE_BATCH, limits.warmMsPerImage * PROBE_BATCH)) === null) return lost(PROBE_BATCH);
   }
   for (const [k, batch] of sizes.entries()) {
     if (signal?.aborted) break;
