@@ -34,32 +34,18 @@
  *                            [--dev-server] [--out .cache/bench-compare.json]
  */
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { CHROMIUM_ARGS } from '../tests/helpers/browser';
 import { startAppServer } from '../tests/helpers/app-server';
 import { isBuildFresh } from '../tests/helpers/built-app';
 import { DATASETS, MODELS, REPO } from '../tests/helpers/paths';
-import { DTYPES, onnxPath, urlSource, type Dtype } from '../src/data/model-files';
-import { outputSize, parsePreprocessConfig, preprocessRgb } from '../src/core/preprocess';
-import type { OrtBundle, PeerTiming } from './bench-peers.worker';
-import {
-  FRAME_WATCH,
-  LONG_TASKS,
-  type LongTask,
-  longestFrameGap,
-  longFrameGaps,
-  placeFrameGaps,
-  placeLongTasks,
-  restartFrameWatch,
-} from './bench-main-thread';
+import { DTYPES, onnxPath, type Dtype } from '../src/data/model-files';
+import type { OrtBundle } from './bench-peers.worker';
 import { cosineStats, epSection, epSummary, jspiBuild, type EpRun, type Probe } from './bench-ort-variants';
 import { serveBuiltApp } from './serve-built';
-import { growthMB, kinds, MB, peakPlace, treeMemory, watchMemory } from './bench-process';
-import '../tests/helpers/zsw';
+import { describeMeasure, inBrowser, ours, type Measure } from './bench-compare-ours';
+import { imagesUnder, memoryFolder, native, startImageServer, subsetFolder, type Dataset } from './bench-compare-data';
 
 const { values: opts } = parseArgs({
   options: {
@@ -126,37 +112,6 @@ for (const dt of dtypes) {
 const tag = (peer: string, dt: Dtype) => (dt === 'fp32' ? peer : `${peer}-${dt}`);
 const epBundles = opts['ep-bundles']!.split(',') as OrtBundle[];
 
-/** Sorted image files under `dir`, relative paths. */
-function imagesUnder(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((x, y) => (x.name < y.name ? -1 : 1))) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.(jpe?g|png|webp)$/i.test(e.name)) out.push(path.relative(dir, p));
-    }
-  };
-  walk(dir);
-  return out;
-}
-
-/** A folder holding exactly these files (copies), so the app's folder input picks the same images. */
-function subsetFolder(name: string, root: string, files: string[]): string {
-  const dir = path.join(REPO, '.cache/bench-compare', name);
-  fs.rmSync(dir, { recursive: true, force: true });
-  for (const f of files) {
-    fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
-    fs.copyFileSync(path.join(root, f), path.join(dir, f));
-  }
-  return dir;
-}
-
-interface Dataset {
-  name: string;
-  dir: string;
-  files: string[];
-}
-
 const cifarRoot = path.join(DATASETS, 'cifar10/dev');
 const petsRoot = path.join(DATASETS, 'oxford-pets-sample');
 const cifarFiles = imagesUnder(cifarRoot).slice(0, Number(opts.cifar));
@@ -165,387 +120,6 @@ const datasets: Dataset[] = [
   { name: `cifar10-dev-${cifarFiles.length}`, dir: subsetFolder('cifar', cifarRoot, cifarFiles), files: cifarFiles },
   { name: `oxford-pets-${petsFiles.length}`, dir: subsetFolder('pets', petsRoot, petsFiles), files: petsFiles },
 ];
-
-/** Serves the dataset copies with the headers a cross-origin-isolated page needs to fetch them. */
-function startImageServer(root: string): Promise<{ url: string; close: () => void }> {
-  const server = http.createServer((req, res) => {
-    const p = path.join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
-    if (!p.startsWith(root) || !fs.existsSync(p) || fs.statSync(p).isDirectory()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, {
-      'content-type': /\.png$/i.test(p) ? 'image/png' : 'image/jpeg',
-      'access-control-allow-origin': '*',
-      'cross-origin-resource-policy': 'cross-origin',
-    });
-    fs.createReadStream(p).pipe(res);
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
-      const a = server.address() as { port: number };
-      resolve({ url: `http://127.0.0.1:${a.port}`, close: () => server.close() });
-    }),
-  );
-}
-
-interface Measure {
-  peer: string;
-  dataset: string;
-  images: number;
-  imagesPerSec: number;
-  ms: number;
-  inferMs?: number;
-  loadMs?: number;
-  /** Peak PSS while the model loaded (download or cache read, sessions made), MB. */
-  loadPeakPssMB?: number;
-  /** The load's PSS peak: s after it began (of `loadMs`), and PSS by Chromium process kind there, MB. */
-  loadPeak?: { atS: number; pssByProcessMB: Record<string, number> };
-  /** The load's PSS every 250 ms: [s after it began, MB]. */
-  loadPssTimeline?: [number, number][];
-  /** How the load read each tower's file: split as it was read (`pieces`) or whole (engine/tower-files.ts). */
-  loadedFrom?: Record<string, string> | null;
-  /** From the load's end to the run's start (the tab, the folder, its hashing): ms, and its longest frame wait. */
-  afterLoad?: { ms: number; longestFrameGapMs: number };
-  peakRssMB?: number;
-  /** Peak proportional set size (shared pages shared out), MB. */
-  peakPssMB?: number;
-  /** At the PSS peak, PSS by Chromium process kind (browser, renderer, gpu-process, utility…), MB. */
-  pssByProcessMB?: Record<string, number>;
-  /** CPU seconds each Chromium process kind used during the run, and during the load. */
-  cpuSecondsByProcess?: Record<string, number>;
-  loadCpuSecondsByProcess?: Record<string, number>;
-  /** PSS growth from the second to the last quarter of the run, MB. */
-  growthMB?: number;
-  /** When the PSS peak came, seconds after the run started. */
-  peakAtS?: number;
-  /** The highest PSS sampled in each tenth of the run, MB: where the peak stands against the rest. */
-  pssByTenthMB?: number[];
-  longestTaskMs?: number;
-  /**
-   * (a): the longest wait between two frames during the run, and when it began (ms into the run). It also sees
-   * script that the longtask observer misses (bench-main-thread.ts).
-   */
-  longestFrameGap?: { ms: number; atMs: number };
-  /**
-   * (a): every wait for a frame of 50 ms or more during the run (ms into the run, how long), each with the
-   * scripts of any long animation frame that overlaps it: none named means no script of the page held it.
-   */
-  longFrameGaps?: LongTask[];
-  /** (a): the first search after the run (encoding the query, the text tower's load on WASM included). */
-  /** `loadedFrom`: how the text tower's session read its file (engine/text-tower.ts). */
-  firstQuery?: {
-    ms: number;
-    beforePssMB: number;
-    peakPssMB: number;
-    afterPssMB: number;
-    longestFrameGapMs: number;
-    loadedFrom: string[];
-  };
-  /** Main-thread tasks of 50 ms or more during the run: when (ms after it started), how long, what ran. */
-  longTasks?: LongTask[];
-  extra?: Record<string, unknown>;
-}
-
-/** Chromium processes started by this process (their parent is us), by pid. */
-function chromiumChildren(): Set<number> {
-  const out = new Set<number>();
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === process.pid && fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('chromium'))
-        out.add(Number(d));
-    } catch {
-      /* process ended */
-    }
-  }
-  return out;
-}
-
-/**
- * A local Chromium and its process id (memory is summed over its process tree). Launched directly, not
- * through launchServer + connect: a connected client uploads picked files over its socket one by one, and
- * a 10,000-file folder pick never finished that way. A fresh profile on disk, as a user's browser has: a
- * non-persistent context is off the record, and Chromium keeps its Cache Storage in the browser process's
- * memory — 250 MB of B/32 model files counted as this app's footprint (measured: browser process 374 MB
- * PSS after the load, 126 MB without the model cache).
- */
-async function launch(): Promise<{ browser: BrowserContext; pid: number; close: () => Promise<void> }> {
-  const before = chromiumChildren();
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-compare-profile-'));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
-  const pid = [...chromiumChildren()].find((p) => !before.has(p));
-  if (pid === undefined) throw new Error('the Chromium process was not found among this process’s children');
-  return {
-    browser,
-    pid,
-    close: async () => {
-      await browser.close();
-      fs.rmSync(profile, { recursive: true, force: true });
-    },
-  };
-}
-
-/** (a) The app end to end: folder input → Retrieval run (images only, cache off) on `backend`. */
-async function ours(
-  appUrl: string,
-  modelName: string,
-  d: Dataset,
-  backend: string,
-  decodeWorkers?: number,
-  dtype: Dtype = 'fp32',
-  gpuBatch?: number,
-): Promise<Measure> {
-  const b = await launch();
-  try {
-    const source = urlSource(`${appUrl}/models/${modelName}/`, 'server', modelName);
-    if (opts['model-cached']) {
-      // A returning user: the model files are in Cache Storage already (a first page loaded them, and
-      // is closed with its renderer), so the measured page reads them from the cache, not the network.
-      const first = await b.browser.newPage();
-      first.setDefaultTimeout(900_000);
-      await first.goto(`${appUrl}/?mode=retrieve`, { timeout: 900_000 });
-      await first.waitForFunction(() => 'zsw' in window, null, { timeout: 900_000 });
-      const ok = await first.evaluate(([s, be, dt]) => window.zsw.engine.load(s, be, dt), [
-        source,
-        backend,
-        dtype,
-      ] as const);
-      if (!ok) throw new Error('the first load (filling the model cache) failed');
-      await first.close();
-      // Its renderer's memory goes back lazily: wait until the footprint stops falling (up to 60 s).
-      for (let i = 0, last = Infinity; i < 30; i++) {
-        await new Promise((r) => setTimeout(r, 2000));
-        const now = treeMemory(b.pid).pss;
-        if (last - now < 20 * 2 ** 20) break;
-        last = now;
-      }
-    }
-    const page = await b.browser.newPage();
-    await page.addInitScript(LONG_TASKS);
-    await page.addInitScript(FRAME_WATCH);
-    const q = (decodeWorkers ? `&decodeWorkers=${decodeWorkers}` : '') + (gpuBatch ? `&gpuBatch=${gpuBatch}` : '');
-    // Generous: a cold Vite dev server on a loaded 2-core machine took 90 s to serve the page.
-    page.setDefaultTimeout(900_000);
-    await page.goto(`${appUrl}/?mode=retrieve${q}`, { timeout: 900_000 });
-    await page.waitForFunction(() => 'zsw' in window, null, { timeout: 900_000 });
-    const tl = Date.now();
-    const stopLoad = watchMemory(b.pid);
-    const loaded = await page.evaluate(([s, be, dt]) => window.zsw.engine.load(s, be, dt), [
-      source,
-      backend,
-      dtype,
-    ] as const);
-    const loadMem = stopLoad();
-    if (!loaded) throw new Error(`load failed: ${JSON.stringify(await page.evaluate(() => window.zsw.engine.error))}`);
-    const loadMs = Date.now() - tl;
-    // From the load's end to the run's start: opening the tab, picking the folder, hashing it. Frames wait
-    // on the GPU process, so work a trial left queued there shows here.
-    await restartFrameWatch(page);
-    const info = await page.evaluate(() => window.zsw.engine.info as unknown as Record<string, unknown>);
-    await page.getByTestId('mode-retrieve').click();
-    await page.getByTestId('retrieval-folder-input').setInputFiles(d.dir);
-    await page.waitForFunction(() => window.zsw.retrieve.dataset !== null);
-    await page.waitForFunction(() => window.zsw.retrieve.indexing?.ms != null, null, { timeout: 600_000 });
-    const afterLoad = { ms: Date.now() - tl - loadMs, longestFrameGapMs: Math.round((await longestFrameGap(page)).ms) };
-    await page.evaluate(() => {
-      window.zsw.retrieve.useCache = false;
-      const w = window as unknown as { __longTasks: LongTask[]; __loaf: LongTask[] };
-      w.__longTasks.length = 0;
-      w.__loaf.length = 0;
-    });
-    await restartFrameWatch(page);
-    const stop = watchMemory(b.pid);
-    const busy0 = await page.evaluate(() => window.zsw.engine.runtimeMs());
-    const t0 = Date.now();
-    const [ok, pageT0] = await page.evaluate(() => {
-      const at = performance.now();
-      return window.zsw.retrieve.start().then((r) => [r, at] as const);
-    });
-    const wall = Date.now() - t0;
-    const mem = stop();
-    // Read before anything else asks the page for work (making the results JSON holds a frame by itself).
-    const frameGap = await longestFrameGap(page);
-    const gaps = await longFrameGaps(page);
-    const busy1 = await page.evaluate(() => window.zsw.engine.runtimeMs());
-    const visionFile = onnxPath('vision', dtype);
-    const modelMs = (busy1[visionFile] ?? 0) - (busy0[visionFile] ?? 0);
-    if (!ok) throw new Error(`run failed: ${JSON.stringify(await page.evaluate(() => window.zsw.retrieve.error))}`);
-    const res = (await page.evaluate(() => window.zsw.retrieve.resultsJson())) as {
-      timing: { embed_images_ms: number };
-    };
-    const longTasks = await page.evaluate(() => {
-      const w = window as unknown as { __longTasks: LongTask[]; __loaf: LongTask[] };
-      return { tasks: w.__longTasks, frames: w.__loaf };
-    });
-    const placed = placeLongTasks(longTasks.tasks, longTasks.frames, pageT0);
-    const gapsPlaced = placeFrameGaps(gaps, longTasks.frames, pageT0);
-    const embedMs = res.timing.embed_images_ms;
-    // The first search after the run, as typed in the page: on WASM it makes the text tower's session, which
-    // the run did not hold (engine/text-tower.ts). Watched 2 s past its answer, where its PSS is kept too.
-    await restartFrameWatch(page);
-    const stopQuery = watchMemory(b.pid);
-    const tq = Date.now();
-    const found = await page.evaluate(() => window.zsw.retrieve.searchText('a photo of a dog in the snow'));
-    const queryMs = Date.now() - tq;
-    const queryFrameGap = await longestFrameGap(page);
-    await new Promise((r) => setTimeout(r, 2000));
-    const queryMem = stopQuery();
-    if (!found) throw new Error(`search failed: ${await page.evaluate(() => window.zsw.retrieve.searchError)}`);
-    const tower = await page.evaluate(() => window.zsw.engine.textTower());
-    return {
-      peer: 'ours',
-      dataset: d.name,
-      images: d.files.length,
-      imagesPerSec: (d.files.length * 1000) / embedMs,
-      ms: embedMs,
-      inferMs: modelMs,
-      loadMs,
-      loadPeakPssMB: MB(loadMem.peakPss),
-      loadPeak: {
-        atS: Number((loadMem.peakAtMs / 1000).toFixed(1)),
-        pssByProcessMB: Object.fromEntries(Object.entries(loadMem.peakByKind).map(([k, v]) => [k, MB(v)])),
-      },
-      loadPssTimeline: loadMem.samples.map(([ms, pss]) => [Number((ms / 1000).toFixed(2)), MB(pss)]),
-      loadCpuSecondsByProcess: loadMem.cpuSecondsByKind,
-      loadedFrom: await page.evaluate(() => window.zsw.engine.loadedFrom()),
-      afterLoad,
-      peakRssMB: MB(mem.peakRss),
-      peakPssMB: MB(mem.peakPss),
-      pssByProcessMB: Object.fromEntries(Object.entries(mem.peakByKind).map(([k, v]) => [k, MB(v)])),
-      cpuSecondsByProcess: mem.cpuSecondsByKind,
-      growthMB: growthMB(mem),
-      ...peakPlace(mem),
-      longestTaskMs: Math.max(0, ...placed.map((t) => t.ms)),
-      longTasks: placed,
-      longestFrameGap: { ms: Math.round(frameGap.ms), atMs: Math.round(frameGap.atMs) },
-      longFrameGaps: gapsPlaced,
-      firstQuery: {
-        ms: queryMs,
-        beforePssMB: MB(queryMem.samples[0]![1]),
-        peakPssMB: MB(queryMem.peakPss),
-        afterPssMB: MB(queryMem.samples.at(-1)![1]),
-        longestFrameGapMs: Math.round(queryFrameGap.ms),
-        loadedFrom: tower?.loadedFrom ?? [],
-      },
-      extra: {
-        wall_ms: wall,
-        // The runtime's own time in the image model's calls during the run: the rest of embed_images_ms
-        // is what the pipeline costs (or the runtime waiting for pixels).
-        model_ms: Math.round(modelMs),
-        backend: info.backend,
-        ort_build: info.backend === 'webgpu' ? info.gpuBuild : 'wasm',
-        wasm_threads: (info.probe as { wasmThreads: number }).wasmThreads,
-        backend_decision: info.backendDecision,
-        decode_workers: decodeWorkers ?? null,
-        image_batch: (info.imageBatch as Record<string, number>)[info.backend as string],
-        dtype: info.dtype,
-      },
-    };
-  } finally {
-    await b.close();
-  }
-}
-
-/** (c)/(d): one command in the peers' module worker, in a fresh browser (its own memory figure). */
-async function inBrowser<T = PeerTiming>(
-  appUrl: string,
-  cmd: 'ortweb' | 'transformers' | 'probe',
-  args: unknown,
-): Promise<T & { peakRssMB: number; peakPssMB: number; growthMB: number; pssByProcessMB: Record<string, number> }> {
-  const b = await launch();
-  try {
-    const page: Page = await b.browser.newPage();
-    page.setDefaultTimeout(900_000);
-    await page.goto(`${appUrl}/?mode=retrieve`, { timeout: 900_000 });
-    const stop = watchMemory(b.pid);
-    const r = await page.evaluate(
-      ([c, a]) =>
-        new Promise<T>((resolve, reject) => {
-          const w = new Worker('/scripts/bench-peers.worker.ts', { type: 'module' });
-          w.onmessage = (e: MessageEvent<{ result?: T; error?: string }>) =>
-            e.data.error ? reject(new Error(e.data.error)) : resolve(e.data.result!);
-          w.onerror = (e) => reject(new Error(e.message));
-          w.postMessage({ id: 1, cmd: c, args: a });
-        }),
-      [cmd, args] as const,
-    );
-    const mem = stop();
-    const byProcess = Object.fromEntries(Object.entries(mem.peakByKind).map(([k, v]) => [k, MB(v)]));
-    return {
-      ...r,
-      peakRssMB: MB(mem.peakRss),
-      peakPssMB: MB(mem.peakPss),
-      growthMB: growthMB(mem),
-      ...peakPlace(mem),
-      pssByProcessMB: byProcess,
-    };
-  } finally {
-    await b.close();
-  }
-}
-
-/** (b) onnxruntime-node: sharp decodes (EXIF applied), our Pillow-exact resize + normalization, batches. */
-async function native(d: Dataset): Promise<Measure> {
-  // Imported here: a machine that runs only the browser peers needs neither native module.
-  const ortNode = await import('onnxruntime-node');
-  const sharp = (await import('sharp')).default;
-  const cfg = parsePreprocessConfig(
-    JSON.parse(fs.readFileSync(path.join(modelDir, 'preprocessor_config.json'), 'utf8')) as Record<string, unknown>,
-  );
-  const { width, height } = outputSize(cfg);
-  const plane = 3 * width * height;
-  const tl = Date.now();
-  const session = await ortNode.InferenceSession.create(path.join(modelDir, 'onnx/vision_model.onnx'), {
-    executionProviders: ['cpu'],
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-  });
-  const loadMs = Date.now() - tl;
-  const input = session.inputNames.includes('pixel_values') ? 'pixel_values' : session.inputNames[0]!;
-  const output = session.outputNames.includes('image_embeds') ? 'image_embeds' : session.outputNames[0]!;
-  await session.run({ [input]: new ortNode.Tensor('float32', new Float32Array(plane), [1, 3, height, width]) });
-  let inferMs = 0;
-  const t0 = performance.now();
-  for (let s = 0; s < d.files.length; s += batch) {
-    const files = d.files.slice(s, s + batch);
-    const px = new Float32Array(files.length * plane);
-    for (let k = 0; k < files.length; k++) {
-      const { data, info } = await sharp(path.join(d.dir, files[k]!))
-        .rotate()
-        .removeAlpha()
-        .toColourspace('srgb')
-        .raw()
-        .toBuffer({ resolveWithObject: true });
-      preprocessRgb({ data, width: info.width, height: info.height, channels: 3 }, cfg, px, k * plane);
-    }
-    const ti = performance.now();
-    const out = await session.run({ [input]: new ortNode.Tensor('float32', px, [files.length, 3, height, width]) }, [
-      output,
-    ]);
-    void out[output]!.data.length;
-    inferMs += performance.now() - ti;
-  }
-  const ms = performance.now() - t0;
-  await session.release();
-  return {
-    peer: 'native',
-    dataset: d.name,
-    images: d.files.length,
-    imagesPerSec: (d.files.length * 1000) / ms,
-    ms,
-    inferMs,
-    loadMs,
-    peakRssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
-  };
-}
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -566,6 +140,7 @@ async function ourApp(modelsDir: string): Promise<{ url: string; close(): Promis
 async function main(): Promise<void> {
   const modelsDir = path.dirname(modelDir);
   const modelName = path.basename(modelDir);
+  const modelCached = opts['model-cached'];
   const app = await startAppServer(modelsDir);
   const ourMain = await ourApp(modelsDir);
   console.log(`(a) runs on ${opts['dev-server'] ? 'the Vite dev server' : `the production build (${BUILT})`}`);
@@ -579,38 +154,7 @@ async function main(): Promise<void> {
     // The machine's 1-minute load when the measure ended: other jobs running show here.
     m.extra = { ...m.extra, load_avg_1m: Number(os.loadavg()[0]!.toFixed(2)) };
     measures.push(m);
-    console.log(
-      `${m.peer.padEnd(15)} ${m.dataset.padEnd(18)} ${m.imagesPerSec.toFixed(2).padStart(7)} images/s` +
-        `${m.inferMs !== undefined ? `  model calls ${((m.inferMs / m.images) | 0).toString().padStart(4)} ms/image` : ''}` +
-        `${m.peakRssMB !== undefined ? `  peak RSS ${m.peakRssMB} MB` : ''}` +
-        `${m.peakPssMB !== undefined ? `  PSS ${m.peakPssMB} MB (growth ${m.growthMB} MB, peak at ${m.peakAtS} s)` : ''}` +
-        `${m.pssByProcessMB ? ` [${kinds(m.pssByProcessMB)}]` : ''}` +
-        `${m.cpuSecondsByProcess ? ` CPU s [${kinds(m.cpuSecondsByProcess)}]` : ''}` +
-        `${m.loadPeakPssMB !== undefined ? `  load PSS ${m.loadPeakPssMB} MB` : ''}` +
-        `${m.loadPeak ? ` (${m.loadPeak.atS} s into ${((m.loadMs ?? 0) / 1000).toFixed(1)} s) [${kinds(m.loadPeak.pssByProcessMB)}]` : ''}` +
-        `${m.loadCpuSecondsByProcess ? ` CPU s [${kinds(m.loadCpuSecondsByProcess)}]` : ''}` +
-        `${m.afterLoad ? `, then ${(m.afterLoad.ms / 1000).toFixed(1)} s to the run` : ''}` +
-        `${m.afterLoad ? ` (longest wait for a frame ${m.afterLoad.longestFrameGapMs} ms)` : ''}` +
-        `${
-          m.loadedFrom
-            ? `, files read as ${Object.entries(m.loadedFrom)
-                .map(([k, v]) => `${k} ${v}`)
-                .join(', ')}`
-            : ''
-        }` +
-        `${m.longestTaskMs !== undefined ? `  longest main-thread task ${m.longestTaskMs.toFixed(0)} ms` : ''}` +
-        `${m.longestFrameGap ? `  longest wait for a frame ${m.longestFrameGap.ms} ms (${(m.longestFrameGap.atMs / 1000).toFixed(1)} s in)` : ''}` +
-        `${m.firstQuery ? `  first query ${m.firstQuery.ms} ms, PSS ${m.firstQuery.beforePssMB} MB before, peak ${m.firstQuery.peakPssMB} MB (${m.firstQuery.afterPssMB} MB 2 s after), longest wait for a frame ${m.firstQuery.longestFrameGapMs} ms, text tower read as ${m.firstQuery.loadedFrom.join(', ') || '–'}` : ''}`,
-    );
-    for (const t of m.longTasks ?? [])
-      console.log(
-        `  long task: ${t.ms} ms at ${(t.atMs / 1000).toFixed(1)} s into the run; ${t.scripts.join('; ') || 'no script'}`,
-      );
-    for (const t of m.longFrameGaps ?? [])
-      console.log(
-        `  wait for a frame: ${t.ms} ms at ${(t.atMs / 1000).toFixed(1)} s into the run; ` +
-          `${t.scripts.join('; ') || 'no long animation frame'}`,
-      );
+    for (const line of describeMeasure(m)) console.log(line);
   };
   try {
     const preprocessUrl = `${app.url}/models/${modelName}/preprocessor_config.json`;
@@ -635,10 +179,10 @@ async function main(): Promise<void> {
             for (const gb of gpuBatches)
               if (peers.has('a'))
                 log({
-                  ...(await ours(ourMain.url, modelName, d, backend, undefined, dt, gb)),
+                  ...(await ours(ourMain.url, modelName, d, { backend, dtype: dt, gpuBatch: gb, modelCached })),
                   peer: tag(gb ? `ours-batch${gb}` : 'ours', dt),
                 });
-          if (peers.has('b')) log(await native(d));
+          if (peers.has('b')) log(await native(d, { modelDir, threads, batch }));
           for (const dt of peers.has('c') ? dtypes : []) {
             const t = await inBrowser(app.url, 'ortweb', ortwebArgs(dt, urls));
             log({
@@ -678,27 +222,13 @@ async function main(): Promise<void> {
     }
     if (sections.has('memory')) {
       // A long run of the B/32-shaped model: peak footprint and growth across batches.
-      const n = Number(opts['memory-images']);
-      const train = imagesUnder(path.join(DATASETS, 'cifar10/train'));
-      const files = [...cifarFiles.map((f) => `dev/${f}`), ...train.map((f) => `train/${f}`)].slice(0, n);
-      const root = path.join(DATASETS, 'cifar10');
-      const dir = subsetFolder('memory', root, files);
-      // CIFAR-10 here has 9,000 images; past that, byte variants of them (a tag after the PNG's IEND chunk,
-      // which decoders ignore): other content hashes, so each is hashed, decoded and encoded like a new photo.
-      for (let k = 0; files.length < n; k++) {
-        const src = files[k]!;
-        const f = `variants/${src.replace(/\//g, '_')}`;
-        fs.mkdirSync(path.join(dir, 'variants'), { recursive: true });
-        fs.writeFileSync(
-          path.join(dir, f),
-          Buffer.concat([fs.readFileSync(path.join(root, src)), Buffer.from(`v${k}`)]),
-        );
-        files.push(f);
-      }
-      const d = { name: `cifar10-${files.length}`, dir, files };
+      const d = memoryFolder(Number(opts['memory-images']), cifarFiles);
       for (let r = 0; r < Number(opts.rounds); r++)
         for (const dt of dtypes)
-          log({ ...(await ours(ourMain.url, modelName, d, backend, undefined, dt)), peer: tag('ours-memory', dt) });
+          log({
+            ...(await ours(ourMain.url, modelName, d, { backend, dtype: dt, modelCached })),
+            peer: tag('ours-memory', dt),
+          });
     }
     if (sections.has('parity') && dtypes.length > 1) {
       // (c) on the CIFAR-10 subset once per variant, embeddings kept: each variant's rows against fp32's.
@@ -754,7 +284,11 @@ async function main(): Promise<void> {
       const toyApp = await ourApp(MODELS);
       try {
         for (const n of opts['pool-workers']!.split(',').map(Number)) {
-          const m = await ours(toyApp.url, path.basename(toy), pets, 'wasm', n);
+          const m = await ours(toyApp.url, path.basename(toy), pets, {
+            backend: 'wasm',
+            decodeWorkers: n,
+            modelCached,
+          });
           log({ ...m, peer: `ours-decode-${n}` });
         }
       } finally {
@@ -767,7 +301,7 @@ async function main(): Promise<void> {
       const autoApp = await ourApp(path.dirname(autoDir));
       try {
         for (const be of ['auto', 'wasm', 'webgpu']) {
-          const m = await ours(autoApp.url, path.basename(autoDir), pets, be);
+          const m = await ours(autoApp.url, path.basename(autoDir), pets, { backend: be, modelCached });
           log({ ...m, peer: `ours-${be}` });
         }
       } finally {
