@@ -7,14 +7,18 @@
  * choice per (vision-file fingerprint, device) so later loads skip the timing. WebGPU's trial stops as
  * soon as it has clearly lost, so a software adapter costs seconds, not minutes.
  *
- * At most two runtimes of the WASM build (ort-engine.ts `runtimeFor`) start for the trials: the model
- * worker's own (WASM at its thread count, timed where it will run) and one trial worker's (WASM at the other
- * count). A second trial worker, started once the first is gone, times WebGPU on the build WebGPU sessions
- * use (`gpuBuild`: JSPI where the browser has it). Measured in headless Chromium 156 (scripts in the bench):
- * a third start of the same runtime's WASM module in one renderer sets V8 compiling it in the background for
- * about 30 s of one core (40 CPU-seconds with the toy model, after a load that took 8 s), whether the
- * earlier workers were alive or not; two starts cost nothing extra. With a runtime per thread count plus one
- * for WebGPU, Auto ran at 0.57× forced WASM right after its load.
+ * Where WASM is timed depends on the adapter. On a software adapter, where WASM wins, two runtimes of the
+ * WASM build (ort-engine.ts `runtimeFor`) start: the model worker's own (WASM at its thread count, timed
+ * where it will run) and one trial worker's (WASM at the other count). On a GPU adapter, where WebGPU wins,
+ * the model worker's runtime is not started for a trial: its heap, grown to hold the tower, never shrinks,
+ * and it stayed beside the GPU sessions for the page's life. There a trial worker times WASM at the default
+ * count, and only when WASM wins does a second one time the other count; the model worker's runtime is then
+ * a third start. Each trial worker is closed before the next starts. The last times WebGPU on the build
+ * WebGPU sessions use (`gpuBuild`: JSPI where the browser has it). Measured in headless Chromium 156 (scripts
+ * in the bench): a third start of the same runtime's WASM module in one renderer sets V8 compiling it in the
+ * background for about 30 s of one core (40 CPU-seconds with the toy model, after a load that took 8 s),
+ * whether the earlier workers were alive or not; two starts cost nothing extra. With a runtime per thread
+ * count plus one for WebGPU, Auto ran at 0.57× forced WASM right after its load.
  */
 import * as Comlink from 'comlink';
 import { free } from '../core/onnx-split';
@@ -102,8 +106,9 @@ export interface BackendDecision {
   fallbackAdapter: boolean;
   /**
    * The thread count this worker's runtime runs WASM with. It can differ from `timings.wasm.threads` (the
-   * faster count timed): the runtime fixes its count when it starts, and the model worker's runtime starts
-   * at the default count to be timed in place. The faster count applies from the next page load.
+   * faster count timed): the runtime fixes its count when it starts, and on a software adapter the model
+   * worker's runtime starts at the default count to be timed in place. The faster count then applies from the
+   * next page load. On a GPU adapter the runtime is not started for a trial, and this is the faster count.
    */
   wasmThreads: number;
   /** When the figures were measured (ms since epoch). */
@@ -348,40 +353,29 @@ export async function chooseBackend(o: ChooseBackendOptions): Promise<BackendDec
     return { ...known, how: 'remembered', wasmThreads: probe.wasmThreads };
   }
   if (o.signal?.aborted) throw cancelledError();
-  const wasmFile = await o.visionFile('wasm');
-
-  // WASM at this worker's count, timed here (its runtime starts now if it has not, at the default
-  // count); then, in one trial worker, WASM at the other candidate count and WebGPU. Two runtimes in
-  // all (see the top of this file).
   const inUse = wasmThreadsInUse();
   const here = inUse ?? probe.wasmThreads;
   // Once this worker's runtime runs, its count is kept: no other count is worth timing.
   const other = inUse === null ? threadCandidates(probe).find((n) => n !== here) : undefined;
-  useThreads(probe, here);
+  // Where WASM is timed at `here`. In place (this worker's runtime, started now at that count) on a software
+  // adapter, where WASM wins, or once the runtime runs. On a GPU adapter, where WebGPU wins, in a trial
+  // worker: a heap grown here to hold the tower never shrinks, and it stayed beside the GPU sessions for the
+  // page's life. There this worker's runtime starts only when WASM wins, at the faster count timed.
+  const inPlace = inUse !== null || isSoftwareAdapter(probe);
   const noLimit = { coldMs: Infinity, warmMsPerImage: Infinity };
-  let timedHere: BackendTiming;
-  try {
-    timedHere = await timeBackend(wasmFile, 'wasm', probe, o.imageSize, noLimit, o.signal);
-  } catch (e) {
-    releaseTrialFile(wasmFile);
-    throw e;
-  }
-  let wasm: BackendTiming = { ...timedHere, threads: here };
-  // One trial worker per backend, the second started once the first is gone: a WASM heap grown to hold the
-  // tower (it never shrinks) is not kept through WebGPU's trial.
-  try {
-    if (other !== undefined) {
-      const trial = new TrialWorker(other);
-      try {
-        if (o.signal?.aborted) throw cancelledError();
-        const t = await trial.time(wasmFile, 'wasm', o.imageSize, noLimit);
-        if (perImage(t) < perImage(wasm)) wasm = { ...t, threads: other };
-      } finally {
-        trial.close();
-      }
+  let wasm: BackendTiming;
+  if (inPlace) {
+    useThreads(probe, here);
+    const file = await o.visionFile('wasm');
+    try {
+      wasm = { ...(await timeBackend(file, 'wasm', probe, o.imageSize, noLimit, o.signal)), threads: here };
+    } catch (e) {
+      releaseTrialFile(file);
+      throw e;
     }
-  } finally {
-    releaseTrialFile(wasmFile);
+    wasm = await fasterCount(wasm, other, file, o);
+  } else {
+    wasm = await inTrialWorker(here, await o.visionFile('wasm'), 'wasm', o, noLimit);
   }
   if (o.signal?.aborted) throw cancelledError();
   // WebGPU has lost once its cold start takes GPU_COLD_FACTOR× WASM's (at least MIN_GPU_COLD_MS), or
@@ -390,17 +384,18 @@ export async function chooseBackend(o: ChooseBackendOptions): Promise<BackendDec
     coldMs: Math.max(MIN_GPU_COLD_MS, GPU_COLD_FACTOR * wasm.coldMs),
     warmMsPerImage: Math.max(MIN_GPU_WARM_MS / TRIAL_BATCH.webgpu, GPU_WARM_FACTOR * perImage(wasm)),
   };
-  const trial = new TrialWorker(here);
   let webgpu: BackendTiming | null;
   try {
-    webgpu = await trial.time(await o.visionFile('webgpu'), 'webgpu', o.imageSize, limits);
-  } catch {
+    webgpu = await inTrialWorker(here, await o.visionFile('webgpu'), 'webgpu', o, limits);
+  } catch (e) {
+    if (o.signal?.aborted) throw e;
     webgpu = null;
-  } finally {
-    trial.close();
   }
-  if (o.signal?.aborted) throw cancelledError();
   const backend: Backend = perImage(webgpu) < perImage(wasm) ? 'webgpu' : 'wasm';
+  if (!inPlace && backend === 'wasm') wasm = await fasterCount(wasm, other, await o.visionFile('wasm'), o);
+  // Not timed in place: this worker's runtime starts, when a session needs it, at the faster count timed.
+  if (!inPlace) useThreads(probe, wasm.threads ?? here);
+  if (o.signal?.aborted) throw cancelledError();
   return {
     backend,
     how: 'measured',
@@ -408,6 +403,50 @@ export async function chooseBackend(o: ChooseBackendOptions): Promise<BackendDec
     key,
     measuredAt: Date.now(),
     ...base,
-    wasmThreads: here,
+    wasmThreads: probe.wasmThreads,
   };
+}
+
+/**
+ * `t` (WASM at its count), or WASM timed at the `other` count in a trial worker where that is faster per
+ * image. `file` is given up to it (freed here when there is no other count).
+ */
+async function fasterCount(
+  t: BackendTiming,
+  other: number | undefined,
+  file: TrialFile,
+  o: ChooseBackendOptions,
+): Promise<BackendTiming> {
+  if (other === undefined) {
+    releaseTrialFile(file);
+    return t;
+  }
+  const noLimit = { coldMs: Infinity, warmMsPerImage: Infinity };
+  const timed = await inTrialWorker(other, file, 'wasm', o, noLimit);
+  return perImage(timed) < perImage(t) ? timed : t;
+}
+
+/**
+ * Time `file` on `backend` in a trial worker of its own whose runtime starts with `threads` WASM threads,
+ * closed after: one at a time, so a WASM heap grown to hold the tower (it never shrinks) is gone before the
+ * next trial. WASM figures carry their count.
+ */
+async function inTrialWorker(
+  threads: number,
+  file: TrialFile,
+  backend: Backend,
+  o: ChooseBackendOptions,
+  limits: TrialLimits,
+): Promise<BackendTiming> {
+  const trial = new TrialWorker(threads);
+  try {
+    if (o.signal?.aborted) {
+      releaseTrialFile(file);
+      throw cancelledError();
+    }
+    const t = await trial.time(file, backend, o.imageSize, limits);
+    return backend === 'wasm' ? { ...t, threads } : t;
+  } finally {
+    trial.close();
+  }
 }

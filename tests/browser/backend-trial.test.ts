@@ -5,13 +5,15 @@
  * the first size cannot meet, the trial reports when it stopped. On a software adapter (SwiftShader is one)
  * WebGPU's cold step is one image, before any size: a cold limit it cannot meet ends the trial there. The
  * figures themselves are SwiftShader's and say nothing about a GPU; what is checked is what the trial
- * reports and how it chooses.
+ * reports and how it chooses. Last, the whole choice (`chooseBackend`) on a probe that states a GPU adapter:
+ * there WASM is timed in trial workers, one at a time, and the worker choosing never starts its WASM runtime.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, openHarness } from '../helpers/browser';
 import { startAppServer } from '../helpers/app-server';
 import type { BackendTiming, TrialLimits } from '../../src/engine/backend-choice';
+import type { ChooseReply } from './choose-backend.worker';
 
 let browser: Browser;
 let app: Awaited<ReturnType<typeof startAppServer>>;
@@ -78,5 +80,41 @@ test('one image first on a software adapter: a cold limit it cannot meet ends th
   expect(lost.batches).toBeUndefined();
   expect(lost.timedOutAfterMs).toBeGreaterThanOrEqual(1);
   expect(lost.coldMs).toBe(lost.timedOutAfterMs);
+  expect(errors).toEqual([]);
+});
+
+test('on a GPU adapter no trial starts the model worker’s WASM runtime; trial workers run one at a time', async () => {
+  const r = await page.evaluate(
+    (url) =>
+      new Promise<ChooseReply>((resolve) => {
+        const w = new Worker(new URL('/tests/browser/choose-backend.worker.ts', location.href), { type: 'module' });
+        w.onmessage = (e: MessageEvent<ChooseReply>) => {
+          w.terminate();
+          resolve(e.data);
+        };
+        w.postMessage({ url });
+      }),
+    `${app.url}/models/tiny-random-clip/onnx/vision_model.onnx`,
+  );
+  expect(r.error).toBeUndefined();
+  const d = r.decision;
+  expect(d).toMatchObject({ how: 'measured', fallbackAdapter: false });
+  // The worker's runtime never ran: a WASM heap grown for a trial would stay beside the GPU sessions.
+  expect(r.threadsInUse).toBeNull();
+  const wasm = d.timings.wasm!;
+  expect(wasm.imagesPerSec).toBeGreaterThan(0);
+  expect(d.timings.webgpu).not.toBeNull();
+  // WASM at the default count, then WebGPU; the other count (half as many threads) only when WASM won.
+  const otherCount = r.isolated && r.startThreads > 1 && d.backend === 'wasm';
+  expect(r.trials.length).toBe(otherCount ? 3 : 2);
+  expect(r.trials.every((t) => t.closed)).toBe(true);
+  expect(r.mostAtOnce).toBe(1);
+  // The runtime, when a session starts it, starts at the faster count timed: no count waits for a reload.
+  expect(d.wasmThreads).toBe(wasm.threads);
+  expect(r.probeThreads).toBe(wasm.threads);
+  console.log(
+    `stated GPU: ${d.backend} chosen; WASM ${wasm.imagesPerSec.toFixed(1)} images/s at ${wasm.threads} thread(s), ` +
+      `WebGPU ${d.timings.webgpu!.imagesPerSec.toFixed(1)}; ${r.trials.length} trial workers`,
+  );
   expect(errors).toEqual([]);
 });

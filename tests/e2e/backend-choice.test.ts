@@ -3,10 +3,11 @@
  * emulation): the first Auto load times both backends and shows both figures, takes the faster (here
  * WASM: a software adapter must never win without being timed faster), remembers the choice for this
  * model and device across page loads, and "Time the backends again" measures anew. Forcing still works.
- * The trials start one runtime of each build besides the model worker's (WASM at the default count is timed
- * in the model worker; the other count in a trial worker; WebGPU in a second one, started once the first is
- * gone): a third start of onnxruntime-web's module in a renderer set V8 compiling for about 30 s of a core
- * (see src/engine/backend-choice.ts).
+ * The trials start one runtime of each build besides the model worker's (on a software adapter, as here, WASM
+ * at the default count is timed in the model worker; the other count in a trial worker; WebGPU in a second
+ * one, started once the first is gone): a third start of onnxruntime-web's module in a renderer set V8
+ * compiling for about 30 s of a core (see src/engine/backend-choice.ts). On a GPU adapter the model worker's
+ * runtime is not started for a trial (tests/browser/backend-trial.test.ts states one).
  *
  * Each browser here runs at most one WebGPU trial; the profile (its localStorage, where the choice is
  * remembered) carries over. In Chromium 156.0.8078.114, trials repeated in one browser (each abandoning
