@@ -88,6 +88,8 @@ export interface BackendTiming {
   timedOutAfterMs?: number;
   /** WASM: the thread count of this figure (the best of those timed). */
   threads?: number;
+  /** WASM: every thread count timed, in order (one where the runtime already ran, or WebGPU won on a GPU). */
+  threadsTimed?: number[];
 }
 
 /** The WASM thread count a decision asks for: the fastest timed, else the one it ran with. */
@@ -368,7 +370,8 @@ export async function chooseBackend(o: ChooseBackendOptions): Promise<BackendDec
     useThreads(probe, here);
     const file = await o.visionFile('wasm');
     try {
-      wasm = { ...(await timeBackend(file, 'wasm', probe, o.imageSize, noLimit, o.signal)), threads: here };
+      const t = await timeBackend(file, 'wasm', probe, o.imageSize, noLimit, o.signal);
+      wasm = { ...t, threads: here, threadsTimed: [here] };
     } catch (e) {
       releaseTrialFile(file);
       throw e;
@@ -423,7 +426,7 @@ async function fasterCount(
   }
   const noLimit = { coldMs: Infinity, warmMsPerImage: Infinity };
   const timed = await inTrialWorker(other, file, 'wasm', o, noLimit);
-  return perImage(timed) < perImage(t) ? timed : t;
+  return { ...(perImage(timed) < perImage(t) ? timed : t), threadsTimed: [...(t.threadsTimed ?? []), other] };
 }
 
 /**
@@ -445,7 +448,7 @@ async function inTrialWorker(
       throw cancelledError();
     }
     const t = await trial.time(file, backend, o.imageSize, limits);
-    return backend === 'wasm' ? { ...t, threads } : t;
+    return backend === 'wasm' ? { ...t, threads, threadsTimed: [threads] } : t;
   } finally {
     trial.close();
   }

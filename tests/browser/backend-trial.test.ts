@@ -107,6 +107,7 @@ test('on a GPU adapter no trial starts the model worker’s WASM runtime; trial 
   // WASM at the default count, then WebGPU; the other count (half as many threads) only when WASM won.
   const otherCount = r.isolated && r.startThreads > 1 && d.backend === 'wasm';
   expect(r.trials.length).toBe(otherCount ? 3 : 2);
+  expect(wasm.threadsTimed).toEqual(otherCount ? [r.startThreads, Math.floor(r.startThreads / 2)] : [r.startThreads]);
   expect(r.trials.every((t) => t.closed)).toBe(true);
   expect(r.mostAtOnce).toBe(1);
   // The runtime, when a session starts it, starts at the faster count timed: no count waits for a reload.

@@ -46,6 +46,7 @@ interface Decision {
       batches?: { batch: number; warmMs: number | null }[];
       timedOutAfterMs?: number;
       threads?: number;
+      threadsTimed?: number[];
     } | null
   >;
 }
@@ -116,6 +117,12 @@ test(
         `software adapter: WebGPU ${gpu.toFixed(1)} vs WASM ${d.timings.wasm!.imagesPerSec.toFixed(1)} images/s`,
       );
     await expect.poll(() => page.getByTestId('timing-wasm').textContent()).toMatch(/images\/s/);
+    // Both counts timed where there are two, and the card says which.
+    const half = Math.floor(runtimeThreads / 2);
+    expect(d.timings.wasm!.threadsTimed).toEqual(runtimeThreads > 1 ? [runtimeThreads, half] : [runtimeThreads]);
+    expect(await page.getByTestId('timing-wasm').textContent()).toContain(
+      runtimeThreads > 1 ? `the faster of ${runtimeThreads} and ${half} timed` : 'the one count timed',
+    );
     expect(await page.getByTestId('timing-webgpu').textContent()).toMatch(/WebGPU/);
     // A faster count than the runtime's applies from the next page load, and the card says so.
     expect(await page.getByTestId('threads-next-load').count()).toBe(
@@ -136,7 +143,9 @@ test(
     const re = await decision();
     expect(re.how).toBe('measured');
     expect(re.timings.wasm!.threads).toBe(fastest);
+    expect(re.timings.wasm!.threadsTimed).toEqual([fastest]);
     expect(re.wasmThreads).toBe(fastest);
+    await expect.poll(() => page.getByTestId('timing-wasm').textContent()).toContain('the one count timed');
     expect(errors).toEqual([]);
   },
 );
