@@ -9,6 +9,7 @@
 import * as Comlink from 'comlink';
 import { timeBackend, type TrialFile, type TrialLimits } from '../src/engine/backend-choice';
 import { probeBackends, setWasmThreads, type Backend } from '../src/engine/ort-engine';
+import '../src/data/error-transfer';
 
 const api = {
   async time(

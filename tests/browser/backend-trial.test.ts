@@ -83,6 +83,24 @@ test('one image first on a software adapter: a cold limit it cannot meet ends th
   expect(errors).toEqual([]);
 });
 
+test('an error in a trial worker keeps its code and file across the boundary', async () => {
+  // On a GPU adapter WASM is timed in a trial worker, so a file the runtime cannot read fails there.
+  const e = await page.evaluate(async () => {
+    const trial = window.harness.trialWorker();
+    const bytes = new Uint8Array([8, 7, 6, 5, 4, 3, 2, 1]);
+    const noLimit = { coldMs: Infinity, warmMsPerImage: Infinity };
+    try {
+      await trial.time({ path: 'onnx/vision_model.onnx', bytes }, 'wasm', { width: 224, height: 224 }, noLimit);
+      return null;
+    } catch (err) {
+      const x = err as Error & { code?: string; file?: string };
+      return { name: x.name, code: x.code, file: x.file };
+    }
+  });
+  expect(e).toEqual({ name: 'WorkbenchError', code: 'model-file-corrupt', file: 'onnx/vision_model.onnx' });
+  expect(errors).toEqual([]);
+});
+
 test('on a GPU adapter no trial starts the model worker’s WASM runtime; trial workers run one at a time', async () => {
   const r = await page.evaluate(
     (url) =>

@@ -2,6 +2,7 @@
 import * as Comlink from 'comlink';
 import type { ClipWorkerApi } from '../../workers/clip-api';
 import type { BackendTrialApi } from '../../workers/backend-trial.worker';
+import '../../src/data/error-transfer';
 
 const worker = new Worker(new URL('../../workers/clip.worker.ts', import.meta.url), { type: 'module' });
 const api = Comlink.wrap<ClipWorkerApi>(worker);
