@@ -1,10 +1,9 @@
 /**
  * A throwaway worker for one of Auto's trials (see src/engine/backend-choice.ts): WASM at a thread count (a
  * runtime fixes its count when it starts; on a GPU adapter the model worker's runtime is not started for a
- * trial, so both counts are timed in such workers), or WebGPU. A batch on
- * a slow adapter (SwiftShader) cannot be stopped inside onnxruntime-web, and the runtime takes one run at a
- * time, so the trial runs here: once it has lost, the model worker terminates this worker and its
- * own runs go on at once.
+ * trial, so both counts are timed in such workers), or WebGPU. A batch on a slow adapter (SwiftShader) cannot
+ * be stopped inside onnxruntime-web, and the runtime takes one run at a time, so the trial runs here: once it
+ * has lost, the model worker terminates this worker and its own runs go on at once.
  */
 import * as Comlink from 'comlink';
 import { timeBackend, type TrialFile, type TrialLimits } from '../src/engine/backend-choice';

@@ -10,7 +10,7 @@ import { probeBackends, wasmThreadsInUse } from '../../src/engine/ort-engine';
 
 export interface ChooseReply {
   decision: BackendDecision;
-  /** Trial workers started, in order, each with when it ended relative to the next start. */
+  /** Trial workers started, in order: when (ms, this worker's clock) and whether chooseBackend closed it. */
   trials: { started: number; closed: boolean }[];
   /** This worker's WASM thread count after the choice (null: its runtime never started). */
   threadsInUse: number | null;
