@@ -6,20 +6,21 @@
  * has lost, the model worker terminates this worker and its own runs go on at once.
  */
 import * as Comlink from 'comlink';
-import { timeBackend, type TrialFile, type TrialLimits } from '../src/engine/backend-choice';
+import { timeBackend, type TrialLimits, type TrialTower } from '../src/engine/backend-choice';
+import { ModelFiles } from '../src/data/model-fetch';
 import { probeBackends, setWasmThreads, type Backend } from '../src/engine/ort-engine';
 import '../src/data/error-transfer';
 
 const api = {
   async time(
-    file: TrialFile,
+    tower: TrialTower,
     backend: Backend,
     imageSize: { width: number; height: number },
     limits: TrialLimits,
     threads: number | null = null,
   ) {
     setWasmThreads(threads);
-    return timeBackend(file, backend, await probeBackends(), imageSize, limits, undefined, true);
+    return timeBackend(new ModelFiles(tower.source), tower.path, backend, await probeBackends(), imageSize, limits);
   },
 };
 

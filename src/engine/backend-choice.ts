@@ -21,19 +21,13 @@
  * count plus one for WebGPU, Auto ran at 0.57× forced WASM right after its load.
  */
 import * as Comlink from 'comlink';
-import { free } from '../core/onnx-split';
 import { cancelledError } from '../data/errors';
+import type { ModelFiles } from '../data/model-fetch';
+import type { ModelSource } from '../data/model-files';
 import { float32ToHalf } from '../core/float16';
 import { within } from '../core/within';
-import {
-  EngineSession,
-  setWasmThreads,
-  wasmThreadsInUse,
-  type Backend,
-  type BackendProbe,
-  type ExternalData,
-  type HostTensor,
-} from './ort-engine';
+import { setWasmThreads, wasmThreadsInUse, type Backend, type BackendProbe, type HostTensor } from './ort-engine';
+import { towerSession, type TowerRead } from './tower-files';
 import type { BackendTrialApi } from '../../workers/backend-trial.worker';
 
 /**
@@ -64,15 +58,19 @@ const GPU_WARM_FACTOR = 2;
 /** The least a warm WebGPU batch of TRIAL_BATCH.webgpu images may take before it has lost, ms. */
 const MIN_GPU_WARM_MS = 250;
 
-/** A vision file to time: its bytes and, for models over 2 GB, its external-data shards. */
-export interface TrialFile {
+/**
+ * A vision file to time, named rather than read: a trial worker opens it from the picked folder or the
+ * download cache itself (`towerSession`), split as it is read, so no worker holds the file whole beside the
+ * weights the runtime copies or uploads. The source is plain data (a picked folder's `File`s clone by
+ * reference).
+ */
+export interface TrialTower {
+  source: ModelSource;
   path: string;
-  bytes: Uint8Array;
-  externalData?: readonly ExternalData[];
 }
 
 export interface BackendTiming {
-  /** Session creation + first batch, ms. */
+  /** The file read from the folder or the download cache, the session made, and the first batch, ms. */
   coldMs: number;
   /** Images in that first batch where it was not a timed size: PROBE_BATCH, a software adapter's first step. */
   coldBatch?: number;
@@ -90,6 +88,8 @@ export interface BackendTiming {
   threads?: number;
   /** WASM: every thread count timed, in order (one where the runtime already ran, or WebGPU won on a GPU). */
   threadsTimed?: number[];
+  /** How the trial read its file: split as it was read, or whole (towerSession); absent if it was not opened. */
+  readAs?: TowerRead;
 }
 
 /** The WASM thread count a decision asks for: the fastest timed, else the one it ran with. */
@@ -126,11 +126,10 @@ export interface ChooseBackendOptions {
   remeasure?: boolean;
   /** Vision tower input, px. */
   imageSize: { width: number; height: number };
-  /**
-   * The vision file each backend would run (dtype may differ per backend), read whole for the trials, and
-   * given up to them: chooseBackend frees it once timed.
-   */
-  visionFile: (b: Backend) => Promise<TrialFile>;
+  /** The model's files (in place, WASM is timed on a session opened from them). */
+  files: ModelFiles;
+  /** The vision file each backend would run (dtype may differ per backend). */
+  visionPath: (b: Backend) => string;
   /** `hashParts([file])` of WASM's vision file (the decision's key), made as it streams in where it can be. */
   visionHash: () => Promise<string>;
   signal?: AbortSignal;
@@ -169,31 +168,31 @@ export function timedGpuBatch(d: BackendDecision): number | null {
 }
 
 /**
- * Time one backend: create a vision session and run each batch size (WASM: TRIAL_BATCH.wasm; WebGPU: each
+ * Time one backend: open the vision file `path` of `files` as a session (towerSession: split as it is read
+ * from the picked folder or the download cache) and run each batch size (WASM: TRIAL_BATCH.wasm; WebGPU: each
  * of WEBGPU_BATCHES), a cold batch then WARM_RUNS warm ones, and release it. The first size's cold batch
- * includes the session's creation (on a software adapter, a batch of PROBE_BATCH images before it is the
- * cold one, then runs warm under the warm limit); a later size's first batch is not timed (on WebGPU a new shape compiles its kernels). The
- * figure is the size with the lowest warm time per image. A step past its limit on the first size ends the
- * trial (reported in `timedOutAfterMs`); on a later size it ends only that size's
- * timing. A step cannot be stopped, so the session is released once the step settles. `owned`: the file is
- * this call's (moved to a trial worker), freed once the session holds its weights.
+ * includes the read and the session's creation (on a software adapter, a batch of PROBE_BATCH images before it
+ * is the cold one, then runs warm under the warm limit); a later size's first batch is not timed (on WebGPU a
+ * new shape compiles its kernels). The figure is the size with the lowest warm time per image. A step past its
+ * limit on the first size ends the trial (reported in `timedOutAfterMs`); on a later size it ends only that
+ * size's timing. A step cannot be stopped, so the session is released once the step settles.
  */
 export async function timeBackend(
-  file: TrialFile,
+  files: ModelFiles,
+  path: string,
   backend: Backend,
   probe: BackendProbe,
   imageSize: { width: number; height: number },
   limits: TrialLimits = { coldMs: Infinity, warmMsPerImage: Infinity },
   signal?: AbortSignal,
-  owned = false,
 ): Promise<BackendTiming> {
   const sizes = backend === 'webgpu' ? WEBGPU_BATCHES : [TRIAL_BATCH.wasm];
   const t0 = performance.now();
-  const session = EngineSession.create(file.bytes, backend, probe, file.path, file.externalData);
-  if (owned) {
-    const release = () => releaseTrialFile(file);
-    void session.then(release, release);
-  }
+  let readAs: { readAs?: TowerRead } = {};
+  const session = towerSession(files, path, backend, probe, { signal }).then((t) => {
+    readAs = { readAs: t.from };
+    return t.session;
+  });
   let released = false;
   const feeds = new Map<number, Record<string, HostTensor>>();
   const run = async (batch: number) => {
@@ -231,7 +230,8 @@ export async function timeBackend(
   const coldBatch = probed ? { coldBatch: PROBE_BATCH } : {};
   const lost = (batch: number): BackendTiming => {
     const after = Math.round(performance.now() - t0);
-    return { coldMs: coldMs ?? after, ...coldBatch, warmMs: null, batch, imagesPerSec: 0, timedOutAfterMs: after };
+    const timedOutAfterMs = after;
+    return { coldMs: coldMs ?? after, ...coldBatch, warmMs: null, batch, imagesPerSec: 0, timedOutAfterMs, ...readAs };
   };
   if (probed) {
     const cold = await step(PROBE_BATCH, limits.coldMs, t0);
@@ -272,12 +272,8 @@ export async function timeBackend(
     batch,
     imagesPerSec: warmMs ? (batch * 1000) / warmMs : 0,
     ...(backend === 'webgpu' ? { batches: figures } : {}),
+    ...readAs,
   };
-}
-
-/** Free a trial file's stores now (onnx-split.ts `free`; a buffer moved to the trial worker is left alone). */
-function releaseTrialFile(f: TrialFile): void {
-  for (const b of [f.bytes, ...(f.externalData ?? []).map((e) => e.data)]) free(b);
 }
 
 /**
@@ -292,14 +288,9 @@ class TrialWorker {
   private readonly api = Comlink.wrap<BackendTrialApi>(this.worker);
   constructor(private readonly threads: number) {}
 
-  /** Time `file` there. Its bytes are moved, not copied: the caller is done with them (its shards are cloned). */
-  time(file: TrialFile, backend: Backend, imageSize: { width: number; height: number }, limits: TrialLimits) {
-    const moved = { path: file.path, bytes: file.bytes, externalData: file.externalData?.map((e) => ({ ...e })) };
-    try {
-      return this.api.time(Comlink.transfer(moved, [file.bytes.buffer]), backend, imageSize, limits, this.threads);
-    } finally {
-      releaseTrialFile(file); // the shards' stores here, and the bytes if they were not moved
-    }
+  /** Time `tower` there: the worker opens the file itself. */
+  time(tower: TrialTower, backend: Backend, imageSize: { width: number; height: number }, limits: TrialLimits) {
+    return this.api.time(tower, backend, imageSize, limits, this.threads);
   }
 
   close(): void {
@@ -366,19 +357,13 @@ export async function chooseBackend(o: ChooseBackendOptions): Promise<BackendDec
   const inPlace = inUse !== null || isSoftwareAdapter(probe);
   const noLimit = { coldMs: Infinity, warmMsPerImage: Infinity };
   let wasm: BackendTiming;
+  const tower = (b: Backend): TrialTower => ({ source: o.files.source, path: o.visionPath(b) });
   if (inPlace) {
     useThreads(probe, here);
-    const file = await o.visionFile('wasm');
-    try {
-      const t = await timeBackend(file, 'wasm', probe, o.imageSize, noLimit, o.signal);
-      wasm = { ...t, threads: here, threadsTimed: [here] };
-    } catch (e) {
-      releaseTrialFile(file);
-      throw e;
-    }
-    wasm = await fasterCount(wasm, other, file, o);
+    const t = await timeBackend(o.files, o.visionPath('wasm'), 'wasm', probe, o.imageSize, noLimit, o.signal);
+    wasm = await fasterCount({ ...t, threads: here, threadsTimed: [here] }, other, tower('wasm'), o);
   } else {
-    wasm = await inTrialWorker(here, await o.visionFile('wasm'), 'wasm', o, noLimit);
+    wasm = await inTrialWorker(here, tower('wasm'), 'wasm', o, noLimit);
   }
   if (o.signal?.aborted) throw cancelledError();
   // WebGPU has lost once its cold start takes GPU_COLD_FACTOR× WASM's (at least MIN_GPU_COLD_MS), or
@@ -389,13 +374,13 @@ export async function chooseBackend(o: ChooseBackendOptions): Promise<BackendDec
   };
   let webgpu: BackendTiming | null;
   try {
-    webgpu = await inTrialWorker(here, await o.visionFile('webgpu'), 'webgpu', o, limits);
+    webgpu = await inTrialWorker(here, tower('webgpu'), 'webgpu', o, limits);
   } catch (e) {
     if (o.signal?.aborted) throw e;
     webgpu = null;
   }
   const backend: Backend = perImage(webgpu) < perImage(wasm) ? 'webgpu' : 'wasm';
-  if (!inPlace && backend === 'wasm') wasm = await fasterCount(wasm, other, await o.visionFile('wasm'), o);
+  if (!inPlace && backend === 'wasm') wasm = await fasterCount(wasm, other, tower('wasm'), o);
   // Not timed in place: this worker's runtime starts, when a session needs it, at the faster count timed.
   if (!inPlace) useThreads(probe, wasm.threads ?? here);
   if (o.signal?.aborted) throw cancelledError();
@@ -410,44 +395,35 @@ export async function chooseBackend(o: ChooseBackendOptions): Promise<BackendDec
   };
 }
 
-/**
- * `t` (WASM at its count), or WASM timed at the `other` count in a trial worker where that is faster per
- * image. `file` is given up to it (freed here when there is no other count).
- */
+/** `t` (WASM at its count), or WASM timed at the `other` count in a trial worker where that is faster per image. */
 async function fasterCount(
   t: BackendTiming,
   other: number | undefined,
-  file: TrialFile,
+  tower: TrialTower,
   o: ChooseBackendOptions,
 ): Promise<BackendTiming> {
-  if (other === undefined) {
-    releaseTrialFile(file);
-    return t;
-  }
+  if (other === undefined) return t;
   const noLimit = { coldMs: Infinity, warmMsPerImage: Infinity };
-  const timed = await inTrialWorker(other, file, 'wasm', o, noLimit);
+  const timed = await inTrialWorker(other, tower, 'wasm', o, noLimit);
   return { ...(perImage(timed) < perImage(t) ? timed : t), threadsTimed: [...(t.threadsTimed ?? []), other] };
 }
 
 /**
- * Time `file` on `backend` in a trial worker of its own whose runtime starts with `threads` WASM threads,
+ * Time `tower` on `backend` in a trial worker of its own whose runtime starts with `threads` WASM threads,
  * closed after: one at a time, so a WASM heap grown to hold the tower (it never shrinks) is gone before the
  * next trial. WASM figures carry their count.
  */
 async function inTrialWorker(
   threads: number,
-  file: TrialFile,
+  tower: TrialTower,
   backend: Backend,
   o: ChooseBackendOptions,
   limits: TrialLimits,
 ): Promise<BackendTiming> {
+  if (o.signal?.aborted) throw cancelledError();
   const trial = new TrialWorker(threads);
   try {
-    if (o.signal?.aborted) {
-      releaseTrialFile(file);
-      throw cancelledError();
-    }
-    const t = await trial.time(file, backend, o.imageSize, limits);
+    const t = await trial.time(tower, backend, o.imageSize, limits);
     return backend === 'wasm' ? { ...t, threads, threadsTimed: [threads] } : t;
   } finally {
     trial.close();

@@ -26,7 +26,7 @@ import {
 } from '../data/model-files';
 import { EngineSession, probeBackends, webgpuDevice, gpuBuild, type HostTensor } from './ort-engine';
 import { chooseBackend, timedGpuBatch, TRIAL_BATCH } from './backend-choice';
-import { chooseDtype, fetchTower, openTower, towerSession, pickOutput, toFloat32, type TowerRead } from './tower-files';
+import { chooseDtype, openTower, towerSession, pickOutput, toFloat32, type TowerRead } from './tower-files';
 import { TextTower, probeTextDim, textFeeds } from './text-tower';
 
 import type { LoadOptions, ModelInfo, NoticeFn } from './model-info';
@@ -166,8 +166,8 @@ export class ClipModel {
       remembered: opts.remembered,
       remeasure: opts.remeasure,
       imageSize: outputSize(parsePreprocessConfig(json['preprocessor_config.json']!)),
-      visionFile: (b) =>
-        fetchTower(files, onnxPath('vision', chooseDtype(opts.dtype, available, b, probe)), onProgress, signal),
+      files,
+      visionPath: (b) => onnxPath('vision', chooseDtype(opts.dtype, available, b, probe)),
       visionHash: () =>
         files.hash(onnxPath('vision', chooseDtype(opts.dtype, available, 'wasm', probe)), onProgress, signal),
       signal,

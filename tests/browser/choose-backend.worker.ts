@@ -7,6 +7,8 @@
  */
 import { chooseBackend, type BackendDecision } from '../../src/engine/backend-choice';
 import { probeBackends, wasmThreadsInUse } from '../../src/engine/ort-engine';
+import { ModelFiles } from '../../src/data/model-fetch';
+import { urlSource } from '../../src/data/model-files';
 
 export interface ChooseReply {
   decision: BackendDecision;
@@ -50,10 +52,8 @@ self.onmessage = async (e: MessageEvent<{ url: string }>) => {
       requested: 'auto',
       probe,
       imageSize: { width: 224, height: 224 },
-      visionFile: async () => ({
-        path: 'onnx/vision_model.onnx',
-        bytes: new Uint8Array(await (await fetch(e.data.url)).arrayBuffer()),
-      }),
+      files: new ModelFiles(urlSource(e.data.url, 'server', 'tiny-random-clip')),
+      visionPath: () => 'onnx/vision_model.onnx',
       visionHash: async () => 'test',
     });
     const reply: ChooseReply = {

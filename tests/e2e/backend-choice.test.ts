@@ -47,6 +47,7 @@ interface Decision {
       timedOutAfterMs?: number;
       threads?: number;
       threadsTimed?: number[];
+      readAs?: string;
     } | null
   >;
 }
@@ -109,6 +110,8 @@ test(
     expect(fastest).toBeGreaterThan(0);
     expect(d.how).toBe('measured');
     expect(d.timings.wasm?.imagesPerSec).toBeGreaterThan(0);
+    // Timed on the file split as it was read (in the model worker here), never held whole.
+    expect(d.timings.wasm?.readAs).toBe('pieces');
     expect(d.timings.webgpu).not.toBeNull();
     const gpu = d.timings.webgpu!.imagesPerSec;
     expect(d.backend).toBe(gpu > d.timings.wasm!.imagesPerSec ? 'webgpu' : 'wasm');
