@@ -1,11 +1,11 @@
 /**
- * Auto's backend, chosen by measurement. A WebGPU adapter is not proof of a fast GPU: Chromium's
- * software adapter (SwiftShader, `isFallbackAdapter`) and blocklisted laptop GPUs run far slower than
- * WASM threads on the same CPU (issue 12: 2.7 against 54.4 images/s). So on the first load of a model
- * on a device, Auto times both backends on real-size batches of the vision tower (cold: session
- * creation + first run; warm: the best of the next runs), keeps the faster, and the page remembers the
- * choice per (vision-file fingerprint, device) so later loads skip the timing. WebGPU's trial stops as
- * soon as it has clearly lost, so a software adapter costs seconds, not minutes.
+ * Auto's backend, chosen by measurement. A WebGPU adapter is not proof of a fast GPU: Chromium's software
+ * adapter (SwiftShader, `isFallbackAdapter`) and blocklisted laptop GPUs run far slower than WASM threads on the
+ * same CPU (issue 12: 2.7 against 54.4 images/s). So on the first load of a model on a device, Auto times both
+ * backends on real-size batches of the vision tower (cold: the file read, the session made and the first run;
+ * warm: the best of the next runs), keeps the faster, and the page remembers the choice per (vision-file
+ * fingerprint, device) so later loads skip the timing. WebGPU's trial stops as soon as it has clearly lost, so a
+ * software adapter costs seconds, not minutes.
  *
  * Where WASM is timed depends on the adapter. On a software adapter, where WASM wins, two runtimes of the
  * WASM build (ort-engine.ts `runtimeFor`) start: the model worker's own (WASM at its thread count, timed
