@@ -161,6 +161,9 @@ export interface TrialLimits {
   warmMsPerImage: number;
 }
 
+/** No limit: WASM's trials run to the end (WebGPU's limits are drawn from them). */
+const NO_LIMIT: TrialLimits = { coldMs: Infinity, warmMsPerImage: Infinity };
+
 /** The WebGPU batch a decision's timing asks for: its faster size timed, or null without a warm figure. */
 export function timedGpuBatch(d: BackendDecision): number | null {
   const t = d.timings.webgpu;
@@ -183,7 +186,7 @@ export async function timeBackend(
   backend: Backend,
   probe: BackendProbe,
   imageSize: { width: number; height: number },
-  limits: TrialLimits = { coldMs: Infinity, warmMsPerImage: Infinity },
+  limits: TrialLimits = NO_LIMIT,
   signal?: AbortSignal,
 ): Promise<BackendTiming> {
   const sizes = backend === 'webgpu' ? WEBGPU_BATCHES : [TRIAL_BATCH.wasm];
@@ -355,15 +358,14 @@ export async function chooseBackend(o: ChooseBackendOptions): Promise<BackendDec
   // worker: a heap grown here to hold the tower never shrinks, and it stayed beside the GPU sessions for the
   // page's life. There this worker's runtime starts only when WASM wins, at the faster count timed.
   const inPlace = inUse !== null || isSoftwareAdapter(probe);
-  const noLimit = { coldMs: Infinity, warmMsPerImage: Infinity };
   let wasm: BackendTiming;
   const tower = (b: Backend): TrialTower => ({ source: o.files.source, path: o.visionPath(b) });
   if (inPlace) {
     useThreads(probe, here);
-    const t = await timeBackend(o.files, o.visionPath('wasm'), 'wasm', probe, o.imageSize, noLimit, o.signal);
+    const t = await timeBackend(o.files, o.visionPath('wasm'), 'wasm', probe, o.imageSize, NO_LIMIT, o.signal);
     wasm = await fasterCount({ ...t, threads: here, threadsTimed: [here] }, other, tower('wasm'), o);
   } else {
-    wasm = await inTrialWorker(here, tower('wasm'), 'wasm', o, noLimit);
+    wasm = await inTrialWorker(here, tower('wasm'), 'wasm', o, NO_LIMIT);
   }
   if (o.signal?.aborted) throw cancelledError();
   // WebGPU has lost once its cold start takes GPU_COLD_FACTOR× WASM's (at least MIN_GPU_COLD_MS), or
@@ -403,8 +405,7 @@ async function fasterCount(
   o: ChooseBackendOptions,
 ): Promise<BackendTiming> {
   if (other === undefined) return t;
-  const noLimit = { coldMs: Infinity, warmMsPerImage: Infinity };
-  const timed = await inTrialWorker(other, tower, 'wasm', o, noLimit);
+  const timed = await inTrialWorker(other, tower, 'wasm', o, NO_LIMIT);
   return { ...(perImage(timed) < perImage(t) ? timed : t), threadsTimed: [...(t.threadsTimed ?? []), other] };
 }
 
